@@ -1,0 +1,28 @@
+# Two commands a newcomer needs: `make run` and `make test`. Both set up first (idempotent).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+
+.PHONY: setup run test test-fast clean
+
+setup: $(STAMP) node_modules/.package-lock.json
+
+# Reinstall Python packages only when the pinned requirements change.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+# npm ci installs exactly what package-lock.json pins (the browser client and the tests' Node client).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+run: setup
+	$(BIN)/python run.py
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache test-output

@@ -1,0 +1,1 @@
+"""The chat host: config, the Sanic <-> Socket.IO binding, plugins, pages and backplanes."""

@@ -1,0 +1,116 @@
+"""The app factory: one Sanic app, one Socket.IO server, the backplane and the enabled plugins."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sanic import Sanic
+
+from core.binding import SocketServer, bind
+from core.config import AppConfig, ConfigError
+from core.events import EventBus
+from core.handlers import error_ack
+from core.pages import Pages
+from core.plugin import PluginContext, Registry
+from core.settings import ServerSettings
+
+log = logging.getLogger("chat.core")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def origin_policy(server: ServerSettings):
+    """Allowed: the server's own origin, public_url's origin, and cors_allowed_origins."""
+    listed = set(server.cors_allowed_origins) | {_origin(server.public_url)}
+    allow_all = "*" in listed
+
+    def allowed(origin: str | None, environ: dict) -> bool:
+        if origin is None:  # asked while building CORS headers for a request without Origin
+            return False
+        if allow_all or origin in listed:
+            return True
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        if origin == own:
+            return True
+        log.warning("refused connection from origin %r (client %s); allowed: own origin, %s",
+                    origin, environ.get("REMOTE_ADDR"), ", ".join(sorted(listed)))
+        return False
+
+    return allowed
+
+
+def _page_transports(config: AppConfig) -> list[str]:
+    """Transports the pages ask for: long-polling needs sticky sessions, so several workers use websocket."""
+    if config.server.workers > 1 and "websocket" in config.server.transports:
+        return ["websocket"]
+    return list(config.server.transports)
+
+
+def _register_core_events(sio: SocketServer, registry: Registry) -> None:
+    async def connect(sid, environ, auth=None):
+        for hook in registry.connect_hooks:
+            await hook(sid, environ, auth)  # ConnectionRefused propagates as connect_error
+
+    async def disconnect(sid, reason=None):
+        for hook in registry.disconnect_hooks:
+            try:
+                await hook(sid, reason)
+            except Exception:
+                log.exception("disconnect hook %s failed for %s", hook.__qualname__, sid)
+
+    async def unknown_event(event, sid, *args):
+        log.debug("ignored unknown event %r from %s", event, sid)
+        return error_ack(f"unknown event {event!r}")
+
+    sio.on("connect", connect)
+    sio.on("disconnect", disconnect)
+    sio.on("*", unknown_event)
+
+
+def create_app(config: AppConfig, name: str = "chat") -> Sanic:
+    """Build the app; raise ConfigError listing every problem the plugins reported."""
+    server = config.server
+    app = Sanic(name, configure_logging=False)
+    app.config.ACCESS_LOG = server.access_log
+    app.config.MOTD = False
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = server.shutdown_timeout
+    app.config.KEEP_ALIVE_TIMEOUT = 75  # longer than a polling cycle
+
+    manager = config.backplane.module.create(config.backplane.config,
+                                             logging.getLogger(f"chat.backplane.{config.backplane.kind}"))
+    sio = SocketServer(
+        client_manager=manager,
+        cors_allowed_origins=origin_policy(server),
+        ping_interval=server.ping_interval,
+        ping_timeout=server.ping_timeout,
+        transports=list(server.transports),
+        logger=False,
+        engineio_logger=False,
+    )
+    bind(app, sio, server)
+
+    registry = Registry()
+    events = EventBus(app, log)
+    pages = Pages(app, server, _page_transports(config))
+    _register_core_events(sio, registry)
+    for spec in config.plugins:
+        ctx = PluginContext(spec.name, Path(spec.module.__file__).parent, spec.config, app=app,
+                            sio=sio, server=server, events=events, pages=pages, registry=registry)
+        try:
+            spec.module.setup(ctx)
+        except Exception as exc:
+            registry.problems.append(f"plugins.{spec.name}: setup failed: {type(exc).__name__}: {exc}")
+    if registry.problems:
+        raise ConfigError(registry.problems)
+    pages.add_index()
+    pages.add_client_script()
+
+    app.ctx.sio = sio
+    app.ctx.config = config
+    app.ctx.pages = pages
+    return app

@@ -1,0 +1,247 @@
+"""The one place python-socketio meets Sanic: an Engine.IO driver on Sanic's HTTP and websocket APIs.
+
+Why not engineio's own `async_mode="sanic"` driver: it answers an HTTP response into an
+upgraded socket when a websocket ends (`write() after write_eof()`, a 500 on a bad packet),
+reports every client as 127.0.0.1, has a websocket size limit separate from
+`max_http_buffer_size`, and leaves tasks pending at shutdown. This driver fixes each of those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from urllib.parse import urlsplit
+
+import engineio
+import socketio
+from engineio import packet as eio_packet
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+from websockets.exceptions import ConnectionClosed
+
+from core.settings import ServerSettings
+
+log = logging.getLogger("chat.binding")
+
+# Returned by the websocket handler instead of a response dict: engineio passes non-dicts
+# through untouched, and the route then returns None so Sanic writes nothing more.
+UPGRADED = object()
+
+# Room for Engine.IO/Socket.IO framing around a message of max_message_size bytes.
+FRAMING_OVERHEAD = 1024
+
+
+class ClientGone(OSError):
+    """The websocket peer went away or broke the protocol; engineio ends the session on OSError."""
+
+
+class _Body:
+    """The request body as engineio's `wsgi.input` reads it."""
+
+    def __init__(self, data: bytes | None):
+        self._data = data or b""
+
+    async def read(self, length: int | None = None) -> bytes:
+        chunk = self._data if length is None else self._data[:length]
+        self._data = b"" if length is None else self._data[length:]
+        return chunk
+
+
+def translate_request(request: Request) -> dict:
+    """A WSGI-style environ for engineio, with the real client address."""
+    url = urlsplit(request.url)
+    environ = {
+        "wsgi.input": _Body(request.body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.async": True,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.url_scheme": request.scheme if request.scheme in ("http", "https") else "http",
+        "SERVER_SOFTWARE": "sanic",
+        "REQUEST_METHOD": request.method,
+        "QUERY_STRING": url.query or "",
+        "RAW_URI": request.url,
+        "SERVER_PROTOCOL": "HTTP/" + request.version,
+        # remote_addr honours the proxy settings (FORWARDED_SECRET, PROXIES_COUNT); ip is the peer.
+        "REMOTE_ADDR": request.remote_addr or request.ip or "",
+        "REMOTE_PORT": str(request.port or 0),
+        "SERVER_NAME": request.server_name,
+        "SERVER_PORT": str(request.server_port),
+        "PATH_INFO": url.path,
+        "SCRIPT_NAME": "",
+        "sanic.request": request,
+    }
+    for name, value in request.headers.items():
+        name = name.upper().replace("-", "_")
+        if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[name] = value
+            continue
+        key = f"HTTP_{name}"
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+def make_response(status: str, headers: list, payload: bytes, environ: dict) -> HTTPResponse:
+    """engineio's response dict as a Sanic response."""
+    content_type = None
+    extra = {}
+    for name, value in headers:
+        if name.lower() == "content-type":
+            content_type = value
+        else:
+            extra[name] = value
+    return HTTPResponse(body=payload, status=int(status.split()[0]),
+                        headers=extra, content_type=content_type)
+
+
+def _valid_eio_frame(data: str | bytes) -> bool:
+    """Whether a websocket frame is an Engine.IO packet at all (binary frames are messages)."""
+    if isinstance(data, bytes):
+        return True
+    return bool(data) and data[0] in "0123456"
+
+
+class SanicWebSocket:
+    """The websocket object engineio drives, on Sanic's own websocket implementation."""
+
+    def __init__(self, handler, server):
+        self.handler = handler
+        self.server = server
+        self.environ: dict = {}
+        self._ws = None
+
+    async def __call__(self, environ: dict):
+        request: Request = environ["sanic.request"]
+        self.environ = environ
+        self._ws = await request.transport.get_protocol().websocket_handshake(request)
+        try:
+            await self.handler(self)
+        except Exception as exc:  # engineio ends the session itself; keep the log to one line
+            log.warning("websocket session from %s ended on error: %s: %s",
+                        environ.get("REMOTE_ADDR"), type(exc).__name__, exc)
+        finally:
+            await self.close()
+        return UPGRADED
+
+    async def close(self):
+        if self._ws is not None:
+            try:
+                await self._ws.close()
+            except Exception:  # already closed or the transport is gone: nothing left to do
+                pass
+
+    async def send(self, message: str | bytes):
+        try:
+            await self._ws.send(message)
+        except ConnectionClosed as exc:
+            raise ClientGone(str(exc)) from None
+
+    async def wait(self) -> str | bytes:
+        try:
+            data = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise ClientGone(str(exc)) from None
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():
+                raise
+            raise ClientGone("websocket closed") from None  # Sanic cancels recv when the peer vanishes
+        except Exception as exc:
+            raise ClientGone(f"{type(exc).__name__}: {exc}") from None
+        if data is None:
+            raise ClientGone("websocket closed")
+        if not _valid_eio_frame(data):
+            log.warning("closing websocket from %s: invalid Engine.IO packet %r",
+                        self.environ.get("REMOTE_ADDR"), data[:40])
+            raise ClientGone("invalid packet")
+        return data
+
+
+_DRIVER = {
+    "asyncio": True,
+    "create_route": None,  # routes are added by bind() below
+    "translate_request": translate_request,
+    "make_response": make_response,
+    "websocket": SanicWebSocket,
+}
+
+
+class EngineServer(engineio.AsyncServer):
+    """engineio's server with this module's Sanic driver in place of the upstream one."""
+
+    def __init__(self, **kwargs):
+        kwargs["async_mode"] = "asgi"  # any built-in asyncio mode; its driver is replaced below
+        super().__init__(**kwargs)
+        self._async = _DRIVER
+        self.async_mode = "sanic"
+
+
+class SocketServer(socketio.AsyncServer):
+    """python-socketio's server running on EngineServer."""
+
+    def _engineio_server_class(self):
+        return EngineServer
+
+
+async def close_all(sio: socketio.AsyncServer, timeout: float) -> int:
+    """Tell every client the server is going away, give them `timeout` s, then cut them off."""
+    sockets = list(sio.eio.sockets.values())
+    for sock in sockets:
+        # An Engine.IO close (not a Socket.IO disconnect), so clients reconnect when we are back.
+        await sock.close(wait=False, reason=sio.eio.reason.SERVER_DISCONNECT)
+    if sockets:
+        # Give the writers a moment to flush the close packets.
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline and any(
+                not s.queue.empty() for s in sockets):
+            await asyncio.sleep(0.05)
+        for sock in sockets:
+            await sock.queue.put(None)  # wake each writer so it exits and closes its websocket
+    sio.eio.sockets.clear()
+    return len(sockets)
+
+
+async def cancel_leftover_tasks(timeout: float) -> None:
+    """Cancel engineio/socketio tasks still waiting (ping timers, writers) so none is destroyed pending."""
+    current = asyncio.current_task()
+    leftovers = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if task is not current and code and ("engineio" in code.co_filename or "socketio" in code.co_filename):
+            task.cancel()
+            leftovers.append(task)
+    if leftovers:
+        await asyncio.wait(leftovers, timeout=timeout)
+
+
+def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "socket.io") -> None:
+    """Serve sio at /<path>/ on app, with one size limit and a clean shutdown."""
+    # One limit for both transports: engineio checks polling bodies and websocket messages
+    # against max_http_buffer_size; Sanic refuses bigger websocket frames and request bodies.
+    limit = server.max_message_size + FRAMING_OVERHEAD
+    sio.eio.max_http_buffer_size = limit
+    app.config.WEBSOCKET_MAX_SIZE = limit
+    app.config.REQUEST_MAX_SIZE = max(limit, 64 * 1024)
+    app.enable_websocket()
+
+    async def engineio_endpoint(request: Request):
+        result = await sio.eio.handle_request(request)
+        return None if result is UPGRADED else result
+
+    # Sanic only lets a handler end without a response when it is marked as a websocket handler.
+    engineio_endpoint.is_websocket = True
+    app.add_route(engineio_endpoint, f"/{path}/", methods=["GET", "POST", "OPTIONS"],
+                  name="engineio")
+
+    async def stop_socketio(app: Sanic):
+        closed = await close_all(sio, server.shutdown_timeout / 2)
+        log.info("told %d client%s the server is stopping", closed, "" if closed == 1 else "s")
+        await sio.shutdown()
+
+    async def finish_tasks(app: Sanic):
+        await cancel_leftover_tasks(timeout=1.0)
+
+    app.register_listener(stop_socketio, "before_server_stop")
+    app.register_listener(finish_tasks, "after_server_stop")

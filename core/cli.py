@@ -1,0 +1,66 @@
+"""`python run.py`: read the config, build the app, serve it with Sanic's own server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from functools import partial
+
+from sanic import Sanic
+from sanic.worker.loader import AppLoader
+
+from core.app import create_app
+from core.config import AppConfig, ConfigError, load_config
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Sanic's default of 100 overflows when thousands of clients reconnect at once.
+LISTEN_BACKLOG = 1024
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Sanic + Socket.IO chat server")
+    parser.add_argument("--config", default=os.environ.get("CHAT_CONFIG", "config.yaml"),
+                        help="YAML config file (default: $CHAT_CONFIG or config.yaml)")
+    parser.add_argument("--host", help="listen address (overrides server.host)")
+    parser.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    parser.add_argument("--workers", type=int, help="worker processes (overrides server.workers)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="overrides server.log_level")
+    return parser.parse_args(argv)
+
+
+def cli_overrides(args: argparse.Namespace) -> list[tuple[list[str], object]]:
+    pairs = (("host", args.host), ("port", args.port), ("workers", args.workers),
+             ("log_level", args.log_level))
+    return [(["server", key], value) for key, value in pairs if value is not None]
+
+
+def _factory(config: AppConfig) -> Sanic:
+    """Build the app in a worker process (Sanic calls this once per worker)."""
+    logging.basicConfig(level=config.server.log_level, format=LOG_FORMAT, force=True)
+    return create_app(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, overrides=cli_overrides(args))
+        logging.basicConfig(level=config.server.log_level, format=LOG_FORMAT, force=True)
+        app = create_app(config)
+    except ConfigError as exc:
+        print(f"{args.config}: {exc.report()}", file=sys.stderr)
+        return 2
+    server = config.server
+    logging.getLogger("chat").info(
+        "serving on http://%s:%d (backplane: %s, plugins: %s)", server.host, server.port,
+        config.backplane.kind, ", ".join(p.name for p in config.plugins) or "none")
+    app.prepare(host=server.host, port=server.port, workers=server.workers,
+                single_process=server.workers == 1, backlog=LISTEN_BACKLOG,
+                access_log=server.access_log, motd=False)
+    if server.workers == 1:
+        Sanic.serve_single(app)
+    else:
+        Sanic.serve(primary=app, app_loader=AppLoader(factory=partial(_factory, config)))
+    return 0

@@ -1,0 +1,37 @@
+"""Typed settings for the host: the `server` and `backplane` sections of config.yaml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Base for every typed config section: unknown keys and wrong types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ServerSettings(Settings):
+    """The `server` section: where to listen and how the Socket.IO endpoint behaves."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(3000, ge=1, le=65535)
+    # The URL standalone pages (opened from file://) connect to.
+    public_url: str = "http://localhost:3000"
+    # Origins allowed besides the server's own origin and public_url; "null" is what
+    # pages opened from file:// send, "*" allows every origin.
+    cors_allowed_origins: list[str] = ["null"]
+    # One limit for a Socket.IO message on both transports (bytes).
+    max_message_size: int = Field(1_000_000, ge=1024)
+    ping_interval: float = Field(25.0, gt=0)
+    ping_timeout: float = Field(20.0, gt=0)
+    transports: list[Literal["polling", "websocket"]] = Field(["polling", "websocket"], min_length=1)
+    workers: int = Field(1, ge=1, le=64)
+    # Seconds a stopping server gives clients to receive the close before cutting them off.
+    shutdown_timeout: float = Field(2.0, gt=0, le=4)
+    access_log: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The browser client served at /socket.io/socket.io.js (from the npm package).
+    client_script: str = "node_modules/socket.io-client/dist/socket.io.min.js"

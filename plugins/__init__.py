@@ -1,0 +1,1 @@
+"""Plugins: one folder each, loaded by core when config.yaml enables them."""

@@ -1,0 +1,40 @@
+"""Everybody-chat: every message goes to every connected client, the sender included."""
+
+from __future__ import annotations
+
+from core.events import MESSAGE_SENT
+from core.handlers import Param, any_json, json_object
+from core.plugin import PluginConfig, PluginContext
+
+name = "global_chat"
+
+
+class Config(PluginConfig):
+    """Options of the global chat."""
+
+    title: str = "Everybody chat"
+
+
+def setup(ctx: PluginContext) -> None:
+    """Register broadcast/test1/test2 and the /chat pages."""
+    limit = ctx.server.max_message_size
+
+    async def relay(sid: str, event: str, reply: str, *args) -> None:
+        # A tuple is Socket.IO's "several arguments"; it also keeps a null message as one argument.
+        await ctx.sio.emit(reply, args)
+        await ctx.publish(MESSAGE_SENT, event=event, room=None, sid=sid,
+                          address=ctx.client_address(sid), args=list(args))
+
+    @ctx.on("broadcast", Param("msg", any_json(limit)))
+    async def broadcast(sid, msg):
+        await relay(sid, "broadcast", "receiveAll", msg)
+
+    @ctx.on("test1", Param("a", any_json(limit)), Param("b", any_json(limit)))
+    async def test1(sid, a, b):
+        await relay(sid, "test1", "receive1", a, b)
+
+    @ctx.on("test2", Param("obj", json_object(limit)))
+    async def test2(sid, obj):
+        await relay(sid, "test2", "receive2", obj)
+
+    ctx.add_page("/chat", "chat.html", ctx.config.title, standalone_path="/chat.html")

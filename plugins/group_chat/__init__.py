@@ -1,0 +1,82 @@
+"""Room chat: enter a room with a nickname, then talk to the members of that room only."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from core.events import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT
+from core.handlers import ClientError, Param, any_json, text
+from core.plugin import PluginConfig, PluginContext
+
+name = "group_chat"
+
+_PLACEHOLDERS = {"nickName": "x", "roomId": "x", "oldNickName": "x"}
+
+
+class Config(PluginConfig):
+    """Options of the room chat; notices may use {nickName}, {roomId} and {oldNickName}."""
+
+    title: str = "Group chat"
+    max_room_length: int = Field(64, ge=1, le=1024)
+    max_nickname_length: int = Field(32, ge=1, le=1024)
+    max_rooms_per_connection: int = Field(10, ge=1)
+    welcome_notice: str = "You entered room {roomId} as {nickName}"
+    entered_notice: str = "{nickName} entered the room"
+    renamed_notice: str = "{oldNickName} is now {nickName}"
+    left_notice: str = "{nickName} left the room"
+
+    @field_validator("welcome_notice", "entered_notice", "renamed_notice", "left_notice")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        try:
+            value.format(**_PLACEHOLDERS)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"unknown placeholder {exc} (use {{nickName}}, {{roomId}}, "
+                             f"{{oldNickName}})") from None
+        return value
+
+
+def setup(ctx: PluginContext) -> None:
+    """Register entry/groupmsg, the leave notices on disconnect, and the /groupchat pages."""
+    cfg: Config = ctx.config
+    room_id = Param("roomId", text(cfg.max_room_length))
+
+    def notice(template: str, room: str, nick: str, old: str = "") -> str:
+        return template.format(roomId=room, nickName=nick, oldNickName=old)
+
+    @ctx.on("entry", room_id, Param("nickName", text(cfg.max_nickname_length)))
+    async def entry(sid, room, nick):
+        async with ctx.session(sid) as state:
+            rooms: dict[str, str] = state.setdefault("rooms", {})
+            old = rooms.get(room)
+            if old is None and len(rooms) >= cfg.max_rooms_per_connection:
+                raise ClientError(f"entry: you are already in {len(rooms)} rooms, the most allowed")
+            rooms[room] = nick
+        if old is None:
+            await ctx.sio.enter_room(sid, room)
+            await ctx.sio.emit("entryok", notice(cfg.entered_notice, room, nick), room=room, skip_sid=sid)
+            await ctx.publish(ROOM_ENTERED, room=room, nickname=nick, sid=sid,
+                              address=ctx.client_address(sid))
+        elif old != nick:
+            await ctx.sio.emit("entryok", notice(cfg.renamed_notice, room, nick, old), room=room, skip_sid=sid)
+        await ctx.sio.emit("entryok", notice(cfg.welcome_notice, room, nick), to=sid)
+
+    @ctx.on("groupmsg", room_id, Param("msg", any_json(ctx.server.max_message_size)))
+    async def groupmsg(sid, room, msg):
+        async with ctx.session(sid) as state:
+            nick = state.get("rooms", {}).get(room)
+        if nick is None:
+            raise ClientError(f"groupmsg: you are not in room {room!r}; send entry first")
+        await ctx.sio.emit("receiveGroupMsg", (room, msg), room=room)
+        await ctx.publish(MESSAGE_SENT, event="groupmsg", room=room, sid=sid, nickname=nick,
+                          address=ctx.client_address(sid), args=[room, msg])
+
+    @ctx.on_disconnect
+    async def leave_all(sid, reason):
+        async with ctx.session(sid) as state:
+            rooms: dict[str, str] = state.pop("rooms", {})
+        for room, nick in rooms.items():
+            await ctx.sio.emit("entryok", notice(cfg.left_notice, room, nick), room=room, skip_sid=sid)
+            await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid, reason=str(reason))
+
+    ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html")

@@ -1,0 +1,8 @@
+"""Start the chat server: `python run.py [--config FILE] [--port N]`."""
+
+import sys
+
+from core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Test helpers: real server processes, real clients."""

@@ -1,0 +1,199 @@
+"""Chat clients for tests: python-socketio's AsyncClient and the official JS client, one interface.
+
+    alice = await clients.python(server.url)
+    bob = await clients.js(server.url, transports=["polling"])
+    await alice.call("broadcast", "hi")
+    assert await bob.expect("receiveAll") == ["hi"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from pathlib import Path
+
+import socketio
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TIMEOUT = 5.0
+
+
+class Inbox:
+    """Events a client received, consumed in order per event name."""
+
+    def __init__(self):
+        self._events: list[tuple[str, list]] = []
+        self._cursor: dict[str, int] = {}
+        self._changed = asyncio.Event()
+
+    def add(self, event: str, args: list) -> None:
+        self._events.append((event, list(args)))
+        self._changed.set()
+
+    def all(self, event: str) -> list[list]:
+        return [args for name, args in self._events if name == event]
+
+    async def expect(self, event: str, timeout: float = DEFAULT_TIMEOUT) -> list:
+        """The next not yet expected `event` (its argument list), waiting up to timeout."""
+        async def next_one():
+            while True:
+                seen = self.all(event)
+                index = self._cursor.get(event, 0)
+                if index < len(seen):
+                    self._cursor[event] = index + 1
+                    return seen[index]
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(next_one(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no {event!r} within {timeout}s; got {self._events!r}") from None
+
+    async def assert_none(self, event: str, within: float = 0.5) -> None:
+        """No further `event` arrives within the given time."""
+        await asyncio.sleep(within)
+        extra = self.all(event)[self._cursor.get(event, 0):]
+        assert not extra, f"unexpected {event!r}: {extra!r}"
+
+
+class PyClient:
+    """python-socketio AsyncClient recording every event."""
+
+    kind = "python"
+
+    def __init__(self, url: str, transports=("websocket",), headers=None, auth=None, http_session=None):
+        self.url = url
+        self.transports = list(transports)
+        self.headers = headers or {}
+        self.auth = auth
+        self.inbox = Inbox()
+        self.sio = socketio.AsyncClient(reconnection=False, http_session=http_session)
+        self.sio.on("*", lambda event, *args: self.inbox.add(event, args))
+        self.sio.on("disconnect", lambda reason=None: self.inbox.add("disconnect", [str(reason)]))
+
+    async def connect(self) -> "PyClient":
+        await self.sio.connect(self.url, transports=self.transports, headers=self.headers,
+                               auth=self.auth, wait_timeout=DEFAULT_TIMEOUT)
+        return self
+
+    @property
+    def transport(self) -> str:
+        return self.sio.transport()
+
+    async def emit(self, event: str, *args) -> None:
+        await self.sio.emit(event, args)
+
+    async def call(self, event: str, *args, timeout: float = DEFAULT_TIMEOUT):
+        """Emit with an acknowledgement and return the ack's value."""
+        return await self.sio.call(event, args, timeout=timeout)
+
+    async def expect(self, event: str, timeout: float = DEFAULT_TIMEOUT) -> list:
+        return await self.inbox.expect(event, timeout)
+
+    async def assert_none(self, event: str, within: float = 0.5) -> None:
+        await self.inbox.assert_none(event, within)
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+        if self.sio.eio.http is not None and not self.sio.eio.external_http:
+            await self.sio.eio.http.close()
+
+
+class JsClient:
+    """The official socket.io-client 4.x in a Node process, driven by tests/support/jsclient.mjs."""
+
+    kind = "js"
+    _ids = itertools.count(1)
+
+    def __init__(self, url: str, transports=("websocket",), upgrade: bool = True, extra_opts=None):
+        self.url = url
+        self.opts = {"transports": list(transports), "upgrade": upgrade, **(extra_opts or {})}
+        self.inbox = Inbox()
+        self.acks: dict[int, asyncio.Future] = {}
+        self.proc: asyncio.subprocess.Process | None = None
+        self.transport: str | None = None
+        self.upgraded_to: str | None = None
+
+    async def connect(self, expect_ok: bool = True) -> "JsClient":
+        self.proc = await asyncio.create_subprocess_exec(
+            "node", str(ROOT / "tests/support/jsclient.mjs"), cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        self._reader = asyncio.create_task(self._read())
+        await self._send({"op": "connect", "url": self.url, "opts": self.opts})
+        if expect_ok:
+            await self.inbox.expect("connect", timeout=10)
+        return self
+
+    async def _send(self, cmd: dict) -> None:
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def _read(self) -> None:
+        async for line in self.proc.stdout:
+            msg = json.loads(line)
+            kind = msg["type"]
+            if kind == "event":
+                self.inbox.add(msg["event"], msg["args"])
+            elif kind == "ack":
+                fut = self.acks.pop(msg["id"], None)
+                if fut and not fut.done():
+                    fut.set_result(msg)
+            else:
+                if kind == "connect":
+                    self.transport = msg["transport"]
+                elif kind == "upgrade":
+                    self.upgraded_to = self.transport = msg["transport"]
+                self.inbox.add(kind, [msg])
+
+    async def emit(self, event: str, *args) -> None:
+        await self._send({"op": "emit", "event": event, "args": list(args)})
+
+    async def call(self, event: str, *args, timeout: float = DEFAULT_TIMEOUT):
+        ack_id = next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self.acks[ack_id] = fut
+        await self._send({"op": "emit", "event": event, "args": list(args), "ack": ack_id})
+        msg = await asyncio.wait_for(fut, timeout)
+        if msg["error"]:
+            raise TimeoutError(f"{event}: {msg['error']}")
+        return msg["args"][0] if len(msg["args"]) == 1 else msg["args"]
+
+    async def expect(self, event: str, timeout: float = DEFAULT_TIMEOUT) -> list:
+        return await self.inbox.expect(event, timeout)
+
+    async def assert_none(self, event: str, within: float = 0.5) -> None:
+        await self.inbox.assert_none(event, within)
+
+    async def close(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            try:
+                await self._send({"op": "close"})
+                await asyncio.wait_for(self.proc.wait(), 3)
+            except (asyncio.TimeoutError, ConnectionError):
+                self.proc.kill()
+                await self.proc.wait()
+        if getattr(self, "_reader", None):
+            self._reader.cancel()
+
+
+class Clients:
+    """Factory fixture: connects clients and closes them all at the end of the test."""
+
+    def __init__(self):
+        self._open: list = []
+
+    async def python(self, url: str, **kwargs) -> PyClient:
+        client = PyClient(url, **kwargs)
+        self._open.append(client)
+        return await client.connect()
+
+    async def js(self, url: str, expect_ok: bool = True, **kwargs) -> JsClient:
+        client = JsClient(url, **kwargs)
+        self._open.append(client)
+        return await client.connect(expect_ok=expect_ok)
+
+    async def close_all(self) -> None:
+        await asyncio.gather(*(c.close() for c in self._open), return_exceptions=True)

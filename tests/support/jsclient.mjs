@@ -1,0 +1,40 @@
+// Drives the official socket.io-client from the tests: JSON commands on stdin, JSON events on stdout.
+import { createRequire } from "node:module";
+import readline from "node:readline";
+
+const require = createRequire(import.meta.url);
+const { io } = require("socket.io-client");
+
+let socket = null;
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+
+function connect({ url, opts }) {
+  socket = io(url, { reconnection: false, ...opts });
+  socket.on("connect", () => {
+    const engine = socket.io.engine;
+    out({ type: "connect", transport: engine.transport.name });
+    engine.on("upgrade", (t) => out({ type: "upgrade", transport: t.name }));
+  });
+  socket.on("connect_error", (err) => out({ type: "connect_error", message: err.message, data: err.data ?? null }));
+  socket.on("disconnect", (reason) => out({ type: "disconnect", reason }));
+  socket.onAny((event, ...args) => out({ type: "event", event, args }));
+}
+
+function emit({ event, args, ack }) {
+  if (ack === undefined || ack === null) {
+    socket.emit(event, ...args);
+    return;
+  }
+  socket.timeout(5000).emit(event, ...args, (err, ...res) => {
+    out({ type: "ack", id: ack, error: err ? String(err) : null, args: res });
+  });
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  const cmd = JSON.parse(line);
+  if (cmd.op === "connect") connect(cmd);
+  else if (cmd.op === "emit") emit(cmd);
+  else if (cmd.op === "close") { socket?.disconnect(); setTimeout(() => process.exit(0), 50); }
+});
+rl.on("close", () => { socket?.disconnect(); process.exit(0); });
