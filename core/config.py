@@ -177,6 +177,22 @@ def load_raw(path: str | os.PathLike | None) -> dict:
     return data
 
 
+def _add_plugin_dirs(dirs: Any, problems: list[str]) -> None:
+    """Let `plugins.<name>` also resolve in the folders listed under plugin_dirs."""
+    if dirs is None:
+        return
+    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+        problems.append("plugin_dirs: expected a list of folder paths")
+        return
+    package = importlib.import_module(PLUGIN_PACKAGE)
+    for folder in dirs:
+        path = str(Path(folder).resolve())
+        if not Path(path).is_dir():
+            problems.append(f"plugin_dirs: {folder}: no such folder")
+        elif path not in package.__path__:
+            package.__path__.append(path)
+
+
 def _load_backplane(raw: Any, problems: list[str]) -> BackplaneSpec | None:
     section = raw if isinstance(raw, dict) else {}
     if raw is not None and not isinstance(raw, dict):
@@ -231,8 +247,9 @@ def build_config(raw: dict, source: str = "<dict>") -> AppConfig:
     """Validate a raw config dict; raise ConfigError listing every problem."""
     problems: list[str] = []
     for key in raw:
-        if key not in ("server", "backplane", "plugins"):
+        if key not in ("server", "backplane", "plugins", "plugin_dirs"):
             problems.append(f"{key}: unknown key")
+    _add_plugin_dirs(raw.get("plugin_dirs"), problems)
     server = _validate(ServerSettings, raw.get("server"), "server", problems)
     backplane = _load_backplane(raw.get("backplane"), problems)
     plugins: list[PluginSpec] = []
