@@ -12,6 +12,7 @@ from core.binding import SocketServer, bind
 from core.config import AppConfig, ConfigError
 from core.events import EventBus
 from core.handlers import error_ack
+from core.health import add_health_route
 from core.pages import Pages
 from core.plugin import PluginContext, Registry
 from core.settings import ServerSettings
@@ -49,6 +50,25 @@ def _page_transports(config: AppConfig) -> list[str]:
     if config.server.workers > 1 and "websocket" in config.server.transports:
         return ["websocket"]
     return list(config.server.transports)
+
+
+def _manage_backplane(app: Sanic, sio: SocketServer) -> None:
+    """Connect the backplane when the server starts (not at the first client), close it last."""
+
+    async def start(app: Sanic):
+        if not sio.manager_initialized:
+            sio.manager_initialized = True
+            sio.manager.initialize()
+
+    async def stop(app: Sanic):
+        close = getattr(sio.manager, "close", None)
+        if close is not None:
+            await close()
+
+    app.register_listener(start, "after_server_start")
+    # Sanic runs stop listeners in reverse order of registration: this one, registered after
+    # bind(), flushes the backplane before bind's clean-up cancels what is left.
+    app.register_listener(stop, "after_server_stop")
 
 
 def _register_core_events(sio: SocketServer, registry: Registry) -> None:
@@ -93,6 +113,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         engineio_logger=False,
     )
     bind(app, sio, server)
+    _manage_backplane(app, sio)
 
     registry = Registry()
     events = EventBus(app, log)
@@ -109,6 +130,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         raise ConfigError(registry.problems)
     pages.add_index()
     pages.add_client_script()
+    add_health_route(app, sio, config.backplane.kind)
 
     app.ctx.sio = sio
     app.ctx.config = config

@@ -37,17 +37,21 @@ def cli_overrides(args: argparse.Namespace) -> list[tuple[list[str], object]]:
     return [(["server", key], value) for key, value in pairs if value is not None]
 
 
-def _factory(config: AppConfig) -> Sanic:
-    """Build the app in a worker process (Sanic calls this once per worker)."""
+def _load(args: argparse.Namespace) -> AppConfig:
+    config = load_config(args.config, overrides=cli_overrides(args))
     logging.basicConfig(level=config.server.log_level, format=LOG_FORMAT, force=True)
-    return create_app(config)
+    return config
+
+
+def _worker_app(args: argparse.Namespace) -> Sanic:
+    """Build the app in a worker process; it gets the parsed arguments (picklable), not the config."""
+    return create_app(_load(args))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config = load_config(args.config, overrides=cli_overrides(args))
-        logging.basicConfig(level=config.server.log_level, format=LOG_FORMAT, force=True)
+        config = _load(args)
         app = create_app(config)
     except ConfigError as exc:
         print(f"{args.config}: {exc.report()}", file=sys.stderr)
@@ -62,5 +66,5 @@ def main(argv: list[str] | None = None) -> int:
     if server.workers == 1:
         Sanic.serve_single(app)
     else:
-        Sanic.serve(primary=app, app_loader=AppLoader(factory=partial(_factory, config)))
+        Sanic.serve(primary=app, app_loader=AppLoader(factory=partial(_worker_app, args)))
     return 0

@@ -39,3 +39,13 @@ async def clients():
     factory = Clients()
     yield factory
     await factory.close_all()
+
+
+@pytest.fixture
+def redis_server():
+    """A fresh redis-server on a free port, killed after the test."""
+    from tests.support.redis import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()
