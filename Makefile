@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup run test test-fast clean
+.PHONY: setup run test clean bench-redis
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -26,3 +26,7 @@ test: setup
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache test-output
+
+# Loss and resume time across Redis outages, this backplane next to python-socketio's AsyncRedisManager.
+bench-redis: setup
+	$(BIN)/python -m bench.redis_outage --outage 5 --outage 30

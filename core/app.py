@@ -13,6 +13,7 @@ from core.config import AppConfig, ConfigError
 from core.events import EventBus
 from core.handlers import error_ack
 from core.health import add_health_route
+from core.limits import Limits
 from core.pages import Pages
 from core.plugin import PluginContext, Registry
 from core.settings import ServerSettings
@@ -71,12 +72,18 @@ def _manage_backplane(app: Sanic, sio: SocketServer) -> None:
     app.register_listener(stop, "after_server_stop")
 
 
-def _register_core_events(sio: SocketServer, registry: Registry) -> None:
+def _register_core_events(sio: SocketServer, registry: Registry, limits: Limits) -> None:
     async def connect(sid, environ, auth=None):
-        for hook in registry.connect_hooks:
-            await hook(sid, environ, auth)  # ConnectionRefused propagates as connect_error
+        limits.connection_opened(environ)  # may refuse: too many from this address
+        try:
+            for hook in registry.connect_hooks:
+                await hook(sid, environ, auth)  # ConnectionRefused propagates as connect_error
+        except BaseException:
+            limits.connection_closed(environ)
+            raise
 
     async def disconnect(sid, reason=None):
+        limits.connection_closed(sio.get_environ(sid) or {})
         for hook in registry.disconnect_hooks:
             try:
                 await hook(sid, reason)
@@ -84,6 +91,9 @@ def _register_core_events(sio: SocketServer, registry: Registry) -> None:
                 log.exception("disconnect hook %s failed for %s", hook.__qualname__, sid)
 
     async def unknown_event(event, sid, *args):
+        refused = await limits.admit(sid, event)
+        if refused:
+            return error_ack(refused)
         log.debug("ignored unknown event %r from %s", event, sid)
         return error_ack(f"unknown event {event!r}")
 
@@ -109,16 +119,18 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         ping_interval=server.ping_interval,
         ping_timeout=server.ping_timeout,
         transports=list(server.transports),
+        connect_timeout=server.connect_timeout,
         logger=False,
         engineio_logger=False,
     )
     bind(app, sio, server)
     _manage_backplane(app, sio)
 
-    registry = Registry()
+    limits = Limits(sio, server)
+    registry = Registry(limits.admit)
     events = EventBus(app, log)
     pages = Pages(app, server, _page_transports(config))
-    _register_core_events(sio, registry)
+    _register_core_events(sio, registry, limits)
     for spec in config.plugins:
         ctx = PluginContext(spec.name, Path(spec.module.__file__).parent, spec.config, app=app,
                             sio=sio, server=server, events=events, pages=pages, registry=registry)
@@ -133,6 +145,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     add_health_route(app, sio, config.backplane.kind)
 
     app.ctx.sio = sio
+    app.ctx.limits = limits
     app.ctx.config = config
     app.ctx.pages = pages
     return app

@@ -21,6 +21,7 @@ from sanic.response import HTTPResponse
 from websockets.exceptions import ConnectionClosed
 
 from core.settings import ServerSettings
+from core.socket_server import ProtectedServer, drop_session
 
 log = logging.getLogger("chat.binding")
 
@@ -178,29 +179,19 @@ class EngineServer(engineio.AsyncServer):
         self.async_mode = "sanic"
 
 
-class SocketServer(socketio.AsyncServer):
-    """python-socketio's server running on EngineServer."""
+class SocketServer(ProtectedServer):
+    """python-socketio's server (with the protections of core.socket_server) on EngineServer."""
 
     def _engineio_server_class(self):
         return EngineServer
 
 
-async def close_all(sio: socketio.AsyncServer, timeout: float) -> int:
-    """Tell every client the server is going away, give them `timeout` s, then cut them off."""
-    sockets = list(sio.eio.sockets.values())
-    for sock in sockets:
-        # An Engine.IO close (not a Socket.IO disconnect), so clients reconnect when we are back.
-        await sock.close(wait=False, reason=sio.eio.reason.SERVER_DISCONNECT)
-    if sockets:
-        # Give the writers a moment to flush the close packets.
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline and any(
-                not s.queue.empty() for s in sockets):
-            await asyncio.sleep(0.05)
-        for sock in sockets:
-            await sock.queue.put(None)  # wake each writer so it exits and closes its websocket
-    sio.eio.sockets.clear()
-    return len(sockets)
+async def close_all(sio: socketio.AsyncServer) -> int:
+    """Tell every client the server is going away (an Engine.IO close, so clients reconnect later)."""
+    sids = list(sio.eio.sockets)
+    for eio_sid in sids:
+        await drop_session(sio.eio, eio_sid)
+    return len(sids)
 
 
 async def cancel_leftover_tasks(timeout: float) -> None:
@@ -236,7 +227,7 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
                   name="engineio")
 
     async def stop_socketio(app: Sanic):
-        closed = await close_all(sio, server.shutdown_timeout / 2)
+        closed = await close_all(sio)
         log.info("told %d client%s the server is stopping", closed, "" if closed == 1 else "s")
         await sio.shutdown()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -52,8 +53,8 @@ def json_object(max_bytes: int) -> Callable[[Any], str | None]:
     return check
 
 
-def text(max_length: int) -> Callable[[Any], str | None]:
-    """A non-empty string of at most max_length characters, not all white space."""
+def text(max_length: int, allowed: re.Pattern | None = None) -> Callable[[Any], str | None]:
+    """A non-empty string of at most max_length characters, not all white space, each `allowed`."""
 
     def check(value: Any) -> str | None:
         if not isinstance(value, str):
@@ -62,6 +63,10 @@ def text(max_length: int) -> Callable[[Any], str | None]:
             return "must not be empty"
         if len(value) > max_length:
             return f"is too long ({len(value)} characters, at most {max_length})"
+        if allowed is not None:
+            bad = next((c for c in value if not allowed.fullmatch(c)), None)
+            if bad is not None:
+                return f"contains a character that is not allowed ({bad!r})"
         return None
 
     return check
@@ -99,11 +104,17 @@ def check_args(event: str, params: tuple[Param, ...], args: tuple) -> None:
 Handler = Callable[..., Awaitable[Any]]
 
 
-def guarded(event: str, params: tuple[Param, ...], handler: Handler,
-            logger: logging.Logger, describe_client: Callable[[str], str]) -> Handler:
-    """Wrap handler(sid, *args) so that every call answers an ack and never raises."""
+Admit = Callable[[str, str], Awaitable["str | None"]]
+
+
+def guarded(event: str, params: tuple[Param, ...], handler: Handler, logger: logging.Logger,
+            describe_client: Callable[[str], str], admit: Admit) -> Handler:
+    """Wrap handler(sid, *args): rate-limited, arguments checked, always acked, never raising."""
 
     async def on_event(sid: str, *args: Any) -> dict:
+        refused = await admit(sid, event)
+        if refused:
+            return error_ack(refused)  # the limiter logged it
         try:
             check_args(event, params, args)
             result = await handler(sid, *args)

@@ -13,7 +13,7 @@ from sanic import Sanic
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
 from core.events import EventBus
-from core.handlers import ClientError, Param, guarded
+from core.handlers import Admit, ClientError, Param, guarded
 from core.pages import Pages, template_environment
 from core.settings import ServerSettings, Settings
 
@@ -30,7 +30,8 @@ class PluginConfig(Settings):
 class Registry:
     """What the plugins registered, shared by their contexts: event owners, hooks, problems."""
 
-    def __init__(self):
+    def __init__(self, admit: Admit):
+        self.admit = admit  # the rate limiter every event passes first
         self.event_owners: dict[str, str] = {}
         self.connect_hooks: list[Callable[..., Awaitable[Any]]] = []
         self.disconnect_hooks: list[Callable[..., Awaitable[Any]]] = []
@@ -69,7 +70,8 @@ class PluginContext:
                     f"plugins.{self.name}: event {event!r} is already handled by plugin {owner!r}")
             else:
                 self._registry.event_owners[event] = self.name
-                self.sio.on(event, guarded(event, params, handler, self.logger, self.describe))
+                self.sio.on(event, guarded(event, params, handler, self.logger, self.describe,
+                                           self._registry.admit))
             return handler
 
         return register

@@ -13,6 +13,15 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class RateLimitSettings(Settings):
+    """A token bucket per connection: a refill rate and a burst; sustained abuse disconnects."""
+
+    messages_per_second: float = Field(20.0, gt=0)
+    burst: int = Field(60, ge=1)
+    # Refused messages in a row after which the connection is closed (0: never close).
+    disconnect_after: int = Field(200, ge=0)
+
+
 class ServerSettings(Settings):
     """The `server` section: where to listen and how the Socket.IO endpoint behaves."""
 
@@ -25,6 +34,10 @@ class ServerSettings(Settings):
     cors_allowed_origins: list[str] = ["null"]
     # One limit for a Socket.IO message on both transports (bytes).
     max_message_size: int = Field(1_000_000, ge=1024)
+    # Seconds an Engine.IO session may stay without joining a namespace before it is closed.
+    connect_timeout: float = Field(45.0, gt=0)
+    max_connections_per_address: int = Field(50, ge=1)
+    rate_limit: RateLimitSettings = RateLimitSettings()
     ping_interval: float = Field(25.0, gt=0)
     ping_timeout: float = Field(20.0, gt=0)
     transports: list[Literal["polling", "websocket"]] = Field(["polling", "websocket"], min_length=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field, field_validator
 
 from core.events import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT
@@ -20,10 +22,22 @@ class Config(PluginConfig):
     max_room_length: int = Field(64, ge=1, le=1024)
     max_nickname_length: int = Field(32, ge=1, le=1024)
     max_rooms_per_connection: int = Field(10, ge=1)
+    # A regular expression one character of a room id or nickname must match (default: no
+    # control characters); e.g. "[A-Za-z0-9 _.-]" for plain ASCII names.
+    allowed_name_characters: str = r"[^\x00-\x1f\x7f]"
     welcome_notice: str = "You entered room {roomId} as {nickName}"
     entered_notice: str = "{nickName} entered the room"
     renamed_notice: str = "{oldNickName} is now {nickName}"
     left_notice: str = "{nickName} left the room"
+
+    @field_validator("allowed_name_characters")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
 
     @field_validator("welcome_notice", "entered_notice", "renamed_notice", "left_notice")
     @classmethod
@@ -39,12 +53,13 @@ class Config(PluginConfig):
 def setup(ctx: PluginContext) -> None:
     """Register entry/groupmsg, the leave notices on disconnect, and the /groupchat pages."""
     cfg: Config = ctx.config
-    room_id = Param("roomId", text(cfg.max_room_length))
+    allowed = re.compile(cfg.allowed_name_characters)
+    room_id = Param("roomId", text(cfg.max_room_length, allowed))
 
     def notice(template: str, room: str, nick: str, old: str = "") -> str:
         return template.format(roomId=room, nickName=nick, oldNickName=old)
 
-    @ctx.on("entry", room_id, Param("nickName", text(cfg.max_nickname_length)))
+    @ctx.on("entry", room_id, Param("nickName", text(cfg.max_nickname_length, allowed)))
     async def entry(sid, room, nick):
         async with ctx.session(sid) as state:
             rooms: dict[str, str] = state.setdefault("rooms", {})

@@ -1,0 +1,81 @@
+"""python-socketio's server with the protections a public endpoint needs.
+
+Upstream keeps a connection that sends malformed Socket.IO packets (logging a traceback each
+time) and keeps Engine.IO sessions that never join a namespace forever. Here a malformed packet
+closes that connection with one log line, and a session that does not connect to a namespace
+within `connect_timeout` is closed, as the Node server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import socketio
+
+log = logging.getLogger("chat.socket")
+
+
+class MalformedPacket(ValueError):
+    """A packet that decodes but makes no sense (an event without a string name, ...)."""
+
+
+async def drop_session(eio, eio_sid: str) -> bool:
+    """Send the Engine.IO close packet and end the session without waiting on the client."""
+    sock = eio.sockets.get(eio_sid)
+    if sock is None:
+        return False
+    await sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+    # The writer sends what is queued (the close packet last), then ends and closes the websocket.
+    await sock.queue.put(None)
+    eio.sockets.pop(eio_sid, None)
+    return True
+
+
+class ProtectedServer(socketio.AsyncServer):
+    """Closes connections on malformed packets and sessions that never connect a namespace."""
+
+    def __init__(self, *args, connect_timeout: float = 45.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connect_timeout = connect_timeout
+        self._connect_timers: dict[str, asyncio.TimerHandle] = {}
+
+    def _address(self, eio_sid: str) -> str:
+        return (self.environ.get(eio_sid) or {}).get("REMOTE_ADDR", "unknown address")
+
+    async def _handle_eio_connect(self, eio_sid, environ):
+        await super()._handle_eio_connect(eio_sid, environ)
+        loop = asyncio.get_running_loop()
+        self._connect_timers[eio_sid] = loop.call_later(
+            self.connect_timeout, lambda: loop.create_task(self._expire_unjoined(eio_sid)))
+
+    async def _expire_unjoined(self, eio_sid: str) -> None:
+        self._connect_timers.pop(eio_sid, None)
+        joined = any(self.manager.sid_from_eio_sid(eio_sid, ns) for ns in list(self.manager.get_namespaces()))
+        if not joined and eio_sid in self.eio.sockets:
+            log.info("closing session from %s: no namespace connect within %ss",
+                     self._address(eio_sid), self.connect_timeout)
+            await drop_session(self.eio, eio_sid)
+
+    async def _handle_eio_disconnect(self, eio_sid, reason):
+        timer = self._connect_timers.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _handle_eio_message(self, eio_sid, data):
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as exc:
+            # Anything raised while decoding or dispatching a packet is the client's fault:
+            # handlers run in their own tasks and answer their own errors.
+            shown = data[:60] if isinstance(data, (str, bytes)) else type(data).__name__
+            log.warning("closing connection from %s: malformed Socket.IO packet %r (%s: %s)",
+                        self._address(eio_sid), shown, type(exc).__name__, exc)
+            self._binary_packet.pop(eio_sid, None)
+            await drop_session(self.eio, eio_sid)
+
+    async def _handle_event(self, eio_sid, namespace, id, data):
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            raise MalformedPacket("an event needs a list starting with its name")
+        await super()._handle_event(eio_sid, namespace, id, data)
