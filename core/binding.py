@@ -19,6 +19,7 @@ from engineio import packet as eio_packet
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from core.settings import ServerSettings
 from core.socket_server import ProtectedServer, drop_session
@@ -28,6 +29,9 @@ log = logging.getLogger("chat.binding")
 # Returned by the websocket handler instead of a response dict: engineio passes non-dicts
 # through untouched, and the route then returns None so Sanic writes nothing more.
 UPGRADED = object()
+
+# Bytes a websocket may have waiting in its transport before broadcasts go through its queue.
+DIRECT_WRITE_BACKLOG = 64 * 1024
 
 # Room for Engine.IO/Socket.IO framing around a message of max_message_size bytes.
 FRAMING_OVERHEAD = 1024
@@ -113,11 +117,15 @@ class SanicWebSocket:
         self.server = server
         self.environ: dict = {}
         self._ws = None
+        self._sending = 0
 
     async def __call__(self, environ: dict):
         request: Request = environ["sanic.request"]
         self.environ = environ
         self._ws = await request.transport.get_protocol().websocket_handshake(request)
+        session = getattr(self.handler, "__self__", None)  # the engineio socket this serves
+        if session is not None and getattr(self.server, "direct_writes", False):
+            session.direct_writer = self  # lets core.fanout write broadcast frames directly
         try:
             await self.handler(self)
         except Exception as exc:  # engineio ends the session itself; keep the log to one line
@@ -135,10 +143,25 @@ class SanicWebSocket:
                 pass
 
     async def send(self, message: str | bytes):
+        self._sending += 1
         try:
             await self._ws.send(message)
         except ConnectionClosed as exc:
             raise ClientGone(str(exc)) from None
+        finally:
+            self._sending -= 1
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a ready websocket frame now if nothing can be in flight ahead of it."""
+        ws = self._ws
+        if ws is None or self._sending or ws.conn_mutex.locked() or ws.ws_proto.state is not State.OPEN:
+            return False
+        transport = getattr(ws.io_proto, "transport", None)
+        if transport is None or transport.is_closing() or \
+                transport.get_write_buffer_size() > DIRECT_WRITE_BACKLOG:
+            return False  # a slow reader: let its writer task apply backpressure
+        transport.write(frame)
+        return True
 
     async def wait(self) -> str | bytes:
         try:
@@ -213,6 +236,7 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
     # against max_http_buffer_size; Sanic refuses bigger websocket frames and request bodies.
     limit = server.max_message_size + FRAMING_OVERHEAD
     sio.eio.max_http_buffer_size = limit
+    sio.eio.direct_writes = server.fast_fanout
     app.config.WEBSOCKET_MAX_SIZE = limit
     app.config.REQUEST_MAX_SIZE = max(limit, 64 * 1024)
     app.enable_websocket()

@@ -1,4 +1,4 @@
-"""GET /healthz: process status, backplane state and client count; 503 while the backplane is down."""
+"""GET /healthz: process status, backplane state and counts; 503 while the backplane is down."""
 
 from __future__ import annotations
 
@@ -14,6 +14,25 @@ def connected_clients(sio: socketio.AsyncServer, namespace: str = "/") -> int:
     return len(sio.manager.rooms.get(namespace, {}).get(None, {}))
 
 
+def named_rooms(sio: socketio.AsyncServer, namespace: str = "/") -> int:
+    """Rooms with members in this process, not counting each client's own room."""
+    rooms = sio.manager.rooms.get(namespace, {})
+    clients = rooms.get(None, {})
+    return sum(1 for room, members in rooms.items() if room is not None and room not in clients and members)
+
+
+def rss_kib() -> int | None:
+    """Resident memory of this process (Linux), for watching growth."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str) -> None:
     async def healthz(request: Request):
         report = getattr(sio.manager, "health", None)
@@ -23,6 +42,9 @@ def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str)
             "pid": os.getpid(),
             "backplane": {"kind": backplane_kind, **backplane},
             "clients": connected_clients(sio),
+            "sessions": len(sio.eio.sockets),
+            "rooms": named_rooms(sio),
+            "rss_kib": rss_kib(),
         }
         return json(body, status=200 if backplane["connected"] else 503)
 

@@ -44,6 +44,9 @@ class ServerSettings(Settings):
     workers: int = Field(1, ge=1, le=64)
     # Seconds a stopping server gives clients to receive the close before cutting them off.
     shutdown_timeout: float = Field(2.0, gt=0, le=4)
+    # Write each broadcast's websocket frame once to every recipient (core/fanout.py);
+    # false uses python-socketio's own per-recipient path (kept for comparison and tests).
+    fast_fanout: bool = True
     access_log: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The browser client served at /socket.io/socket.io.js (from the npm package).

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import socketio
-
+from core.fanout import FanoutManager
 from core.settings import Settings
 
 # Several workers would each see only their own clients.
@@ -16,6 +15,6 @@ class Config(Settings):
     """The memory backplane has no options."""
 
 
-def create(config: Config, logger: logging.Logger) -> socketio.AsyncManager:
-    """python-socketio's in-process manager."""
-    return socketio.AsyncManager()
+def create(config: Config, logger: logging.Logger) -> FanoutManager:
+    """python-socketio's in-process manager, with core's broadcast fast path."""
+    return FanoutManager()

@@ -20,6 +20,7 @@ from pydantic import Field
 from redis.exceptions import RedisError
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
+from core.fanout import FanoutManager
 from core.settings import Settings
 
 SINGLE_PROCESS_ONLY = False
@@ -40,7 +41,8 @@ class Config(Settings):
     retry_interval: float = Field(0.25, gt=0, le=10)
 
 
-class StreamManager(AsyncPubSubManager):
+# FanoutManager after AsyncPubSubManager: local deliveries (ours and other processes') take the fast path.
+class StreamManager(AsyncPubSubManager, FanoutManager):
     """python-socketio client manager whose messages travel on a Redis Stream."""
 
     name = "redis-stream"
