@@ -35,6 +35,8 @@ DIRECT_WRITE_BACKLOG = 64 * 1024
 
 # Room for Engine.IO/Socket.IO framing around a message of max_message_size bytes.
 FRAMING_OVERHEAD = 1024
+# Most bytes JSON escaping turns one byte of UTF-8 into ("\u0001").
+JSON_ESCAPE_FACTOR = 6
 
 
 class ClientGone(OSError):
@@ -234,7 +236,10 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
     """Serve sio at /<path>/ on app, with one size limit and a clean shutdown."""
     # One limit for both transports: engineio checks polling bodies and websocket messages
     # against max_http_buffer_size; Sanic refuses bigger websocket frames and request bodies.
-    limit = server.max_message_size + FRAMING_OVERHEAD
+    # The wire may carry a value JSON-escaped (\u00e9 is 6 bytes for 2 of UTF-8, as
+    # python-socketio's client sends it), so the transports allow the worst case and the
+    # handlers measure each value exactly, as compact UTF-8 JSON (core.handlers.any_json).
+    limit = server.max_message_size * JSON_ESCAPE_FACTOR + FRAMING_OVERHEAD
     sio.eio.max_http_buffer_size = limit
     sio.eio.direct_writes = server.fast_fanout
     app.config.WEBSOCKET_MAX_SIZE = limit

@@ -19,10 +19,10 @@ def setup(ctx: PluginContext) -> None:
     """Register broadcast/test1/test2 and the /chat pages."""
     limit = ctx.server.max_message_size
 
-    async def relay(sid: str, event: str, reply: str, *args) -> None:
+    async def relay(sid: str, socket_event: str, reply: str, *args) -> None:
         # A tuple is Socket.IO's "several arguments"; it also keeps a null message as one argument.
         await ctx.sio.emit(reply, args)
-        await ctx.publish(MESSAGE_SENT, event=event, room=None, sid=sid,
+        await ctx.publish(MESSAGE_SENT, socket_event=socket_event, room=None, sid=sid,
                           address=ctx.client_address(sid), args=list(args))
 
     @ctx.on("broadcast", Param("msg", any_json(limit)))

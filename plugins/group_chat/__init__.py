@@ -59,6 +59,11 @@ def setup(ctx: PluginContext) -> None:
     def notice(template: str, room: str, nick: str, old: str = "") -> str:
         return template.format(roomId=room, nickName=nick, oldNickName=old)
 
+    def channel(room: str) -> str:
+        # Socket.IO rooms are shared with each client's own sid room; a prefix keeps a room
+        # named like somebody's sid from reaching that client (on any process).
+        return f"group:{room}"
+
     @ctx.on("entry", room_id, Param("nickName", text(cfg.max_nickname_length, allowed)))
     async def entry(sid, room, nick):
         async with ctx.session(sid) as state:
@@ -68,12 +73,14 @@ def setup(ctx: PluginContext) -> None:
                 raise ClientError(f"entry: you are already in {len(rooms)} rooms, the most allowed")
             rooms[room] = nick
         if old is None:
-            await ctx.sio.enter_room(sid, room)
-            await ctx.sio.emit("entryok", notice(cfg.entered_notice, room, nick), room=room, skip_sid=sid)
+            await ctx.sio.enter_room(sid, channel(room))
+            await ctx.sio.emit("entryok", notice(cfg.entered_notice, room, nick), room=channel(room),
+                               skip_sid=sid)
             await ctx.publish(ROOM_ENTERED, room=room, nickname=nick, sid=sid,
                               address=ctx.client_address(sid))
         elif old != nick:
-            await ctx.sio.emit("entryok", notice(cfg.renamed_notice, room, nick, old), room=room, skip_sid=sid)
+            await ctx.sio.emit("entryok", notice(cfg.renamed_notice, room, nick, old), room=channel(room),
+                               skip_sid=sid)
         await ctx.sio.emit("entryok", notice(cfg.welcome_notice, room, nick), to=sid)
 
     @ctx.on("groupmsg", room_id, Param("msg", any_json(ctx.server.max_message_size)))
@@ -82,8 +89,8 @@ def setup(ctx: PluginContext) -> None:
             nick = state.get("rooms", {}).get(room)
         if nick is None:
             raise ClientError(f"groupmsg: you are not in room {room!r}; send entry first")
-        await ctx.sio.emit("receiveGroupMsg", (room, msg), room=room)
-        await ctx.publish(MESSAGE_SENT, event="groupmsg", room=room, sid=sid, nickname=nick,
+        await ctx.sio.emit("receiveGroupMsg", (room, msg), room=channel(room))
+        await ctx.publish(MESSAGE_SENT, socket_event="groupmsg", room=room, sid=sid, nickname=nick,
                           address=ctx.client_address(sid), args=[room, msg])
 
     @ctx.on_disconnect
@@ -91,7 +98,8 @@ def setup(ctx: PluginContext) -> None:
         async with ctx.session(sid) as state:
             rooms: dict[str, str] = state.pop("rooms", {})
         for room, nick in rooms.items():
-            await ctx.sio.emit("entryok", notice(cfg.left_notice, room, nick), room=room, skip_sid=sid)
+            await ctx.sio.emit("entryok", notice(cfg.left_notice, room, nick), room=channel(room),
+                               skip_sid=sid)
             await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid, reason=str(reason))
 
     ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html")
