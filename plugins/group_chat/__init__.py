@@ -100,6 +100,7 @@ def setup(ctx: PluginContext) -> None:
         for room, nick in rooms.items():
             await ctx.sio.emit("entryok", notice(cfg.left_notice, room, nick), room=channel(room),
                                skip_sid=sid)
-            await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid, reason=str(reason))
+            await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid,
+                              address=ctx.client_address(sid), reason=str(reason))
 
     ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html")
