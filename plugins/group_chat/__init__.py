@@ -103,4 +103,5 @@ def setup(ctx: PluginContext) -> None:
             await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid,
                               address=ctx.client_address(sid), reason=str(reason))
 
-    ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html")
+    ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html",
+                 max_room_length=cfg.max_room_length, max_nickname_length=cfg.max_nickname_length)
