@@ -51,7 +51,7 @@ class Config(PluginConfig):
 
 
 def setup(ctx: PluginContext) -> None:
-    """Register entry/groupmsg, the leave notices on disconnect, and the /groupchat pages."""
+    """Register entry/groupmsg/leave, the leave notices on disconnect, and the /groupchat pages."""
     cfg: Config = ctx.config
     allowed = re.compile(cfg.allowed_name_characters)
     room_id = Param("roomId", text(cfg.max_room_length, allowed))
@@ -93,15 +93,26 @@ def setup(ctx: PluginContext) -> None:
         await ctx.publish(MESSAGE_SENT, socket_event="groupmsg", room=room, sid=sid, nickname=nick,
                           address=ctx.client_address(sid), args=[room, msg])
 
+    async def left(sid: str, room: str, nick: str, reason: str) -> None:
+        await ctx.sio.emit("entryok", notice(cfg.left_notice, room, nick), room=channel(room), skip_sid=sid)
+        await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid,
+                          address=ctx.client_address(sid), reason=reason)
+
+    @ctx.on("leave", room_id)
+    async def leave(sid, room):
+        async with ctx.session(sid) as state:
+            nick = state.get("rooms", {}).pop(room, None)
+        if nick is None:
+            raise ClientError(f"leave: you are not in room {room!r}")
+        await ctx.sio.leave_room(sid, channel(room))
+        await left(sid, room, nick, "left")
+
     @ctx.on_disconnect
     async def leave_all(sid, reason):
         async with ctx.session(sid) as state:
             rooms: dict[str, str] = state.pop("rooms", {})
         for room, nick in rooms.items():
-            await ctx.sio.emit("entryok", notice(cfg.left_notice, room, nick), room=channel(room),
-                               skip_sid=sid)
-            await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid,
-                              address=ctx.client_address(sid), reason=str(reason))
+            await left(sid, room, nick, str(reason))
 
     ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html",
                  max_room_length=cfg.max_room_length, max_nickname_length=cfg.max_nickname_length)

@@ -1,6 +1,6 @@
 """group_chat over the wire: entry/groupmsg reach the members of a room and nobody else."""
 
-from tests.plugins.wire import OK, new_room, settle
+from tests.plugins.wire import OK, new_room, refused, settle
 
 VALUES = [
     "hello", "", "héllo 世界 🎉", "a\nb", 0, -2.5, 10**15, True, False, None, [],
@@ -267,3 +267,23 @@ async def test_every_client_kind_shares_a_room(server, clients):
         assert await sender.call("groupmsg", room, {"from": i}) == OK
         for member in members:
             assert await member.expect("receiveGroupMsg") == [room, {"from": i}]
+
+
+async def test_leave_stops_room_messages_and_tells_the_others(server, clients):
+    alice = await clients.python(server.url)
+    bob = await clients.js(server.url)
+    room = new_room()
+    await alice.call("entry", room, "alice")
+    await bob.call("entry", room, "bob")
+    assert await alice.call("leave", room) == OK
+    assert "alice left the room" in [args[0] for args in (await bob.expect("entryok"), await bob.expect("entryok"))]
+    await bob.call("groupmsg", room, "still here?")
+    assert await bob.expect("receiveGroupMsg") == [room, "still here?"]
+    await alice.assert_none("receiveGroupMsg", within=0.3)
+    assert await alice.call("groupmsg", room, "back?") == refused(f"groupmsg: you are not in room {room!r}; send entry first")
+
+
+async def test_leave_a_room_not_entered_is_refused(server, clients):
+    alice = await clients.python(server.url)
+    room = new_room()
+    assert await alice.call("leave", room) == refused(f"leave: you are not in room {room!r}")
