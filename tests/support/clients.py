@@ -120,7 +120,8 @@ class JsClient:
     async def connect(self, expect_ok: bool = True) -> "JsClient":
         self.proc = await asyncio.create_subprocess_exec(
             "node", str(ROOT / "tests/support/jsclient.mjs"), cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=64 * 1024 * 1024)  # one JSON line per event: big messages make long lines
         self._reader = asyncio.create_task(self._read())
         await self._send({"op": "connect", "url": self.url, "opts": self.opts})
         if expect_ok:

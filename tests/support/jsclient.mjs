@@ -10,11 +10,9 @@ const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
 function connect({ url, opts }) {
   socket = io(url, { reconnection: false, ...opts });
-  socket.on("connect", () => {
-    const engine = socket.io.engine;
-    out({ type: "connect", transport: engine.transport.name });
-    engine.on("upgrade", (t) => out({ type: "upgrade", transport: t.name }));
-  });
+  // Listen for the upgrade as soon as the engine exists: on localhost it can finish before "connect".
+  socket.io.on("open", () => socket.io.engine.on("upgrade", (t) => out({ type: "upgrade", transport: t.name })));
+  socket.on("connect", () => out({ type: "connect", transport: socket.io.engine.transport.name }));
   socket.on("connect_error", (err) => out({ type: "connect_error", message: err.message, data: err.data ?? null }));
   socket.on("disconnect", (reason) => out({ type: "disconnect", reason }));
   socket.onAny((event, ...args) => out({ type: "event", event, args }));

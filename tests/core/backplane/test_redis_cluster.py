@@ -201,12 +201,15 @@ async def test_two_workers_share_one_chat_over_websocket(start_server, redis_ser
     srv = start_server({**on_redis(redis_server), "server": {"workers": 2}}, name="w")
     await wait_for(lambda: health(srv)[0] == 200)
     pids = set()
-    for _ in range(40):
+
+    def both_workers_answer():  # each new connection lands on either worker; both must be up
         pids.add(health(srv)[1]["pid"])
+        return len(pids) == 2
+
+    await wait_for(both_workers_answer, timeout=20)
     people = [await clients.js(srv.url, transports=["websocket"]) for _ in range(6)]
     await people[0].call("broadcast", "to all workers")
     for person in people:
         assert await person.expect("receiveAll") == ["to all workers"]
-    assert len(pids) == 2, "both workers should answer"
     with urllib.request.urlopen(srv.url + "/chat") as resp:
         assert '{transports: ["websocket"]}' in resp.read().decode()

@@ -1,0 +1,9 @@
+"""Test plugin that subscribes to an internal event name of the wrong shape."""
+
+from core.plugin import PluginContext
+
+
+def setup(ctx: PluginContext) -> None:
+    @ctx.subscribe("message-sent")
+    async def on_sent(**payload):
+        return None

@@ -1,0 +1,9 @@
+"""Test plugin: handles the event `shout` (clashes with clash_two)."""
+
+from core.plugin import PluginContext
+
+
+def setup(ctx: PluginContext) -> None:
+    @ctx.on("shout")
+    async def shout(sid):
+        return {"ok": True, "by": "clash_one"}

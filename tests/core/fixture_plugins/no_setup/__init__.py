@@ -1,0 +1,3 @@
+"""Test plugin without a setup(ctx) function."""
+
+name = "no_setup"
