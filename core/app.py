@@ -120,6 +120,8 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         ping_timeout=server.ping_timeout,
         transports=list(server.transports),
         connect_timeout=server.connect_timeout,
+        http_compression=server.polling_compression_threshold > 0,
+        compression_threshold=server.polling_compression_threshold or 1024,
         logger=False,
         engineio_logger=False,
     )

@@ -47,6 +47,9 @@ class ServerSettings(Settings):
     # Write each broadcast's websocket frame once to every recipient (core/fanout.py);
     # false uses python-socketio's own per-recipient path (kept for comparison and tests).
     fast_fanout: bool = True
+    # gzip/deflate of long-polling responses at or above this many bytes (0: never compress).
+    # Websocket frames are never compressed: permessage-deflate costs memory and CPU per connection.
+    polling_compression_threshold: int = Field(0, ge=0)
     access_log: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The browser client served at /socket.io/socket.io.js (from the npm package).
