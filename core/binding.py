@@ -10,179 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-from urllib.parse import urlsplit
 
 import engineio
 import socketio
-from engineio import packet as eio_packet
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse
-from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
+from core.sanic_driver import UPGRADED, SanicWebSocket, make_response, translate_request
 from core.settings import ServerSettings
 from core.socket_server import ProtectedServer, drop_session
 
 log = logging.getLogger("chat.binding")
 
-# Returned by the websocket handler instead of a response dict: engineio passes non-dicts
-# through untouched, and the route then returns None so Sanic writes nothing more.
-UPGRADED = object()
-
-# Bytes a websocket may have waiting in its transport before broadcasts go through its queue.
-DIRECT_WRITE_BACKLOG = 64 * 1024
-
 # Room for Engine.IO/Socket.IO framing around a message of max_message_size bytes.
 FRAMING_OVERHEAD = 1024
 # Most bytes JSON escaping turns one byte of UTF-8 into ("\u0001").
 JSON_ESCAPE_FACTOR = 6
-
-
-class ClientGone(OSError):
-    """The websocket peer went away or broke the protocol; engineio ends the session on OSError."""
-
-
-class _Body:
-    """The request body as engineio's `wsgi.input` reads it."""
-
-    def __init__(self, data: bytes | None):
-        self._data = data or b""
-
-    async def read(self, length: int | None = None) -> bytes:
-        chunk = self._data if length is None else self._data[:length]
-        self._data = b"" if length is None else self._data[length:]
-        return chunk
-
-
-def translate_request(request: Request) -> dict:
-    """A WSGI-style environ for engineio, with the real client address."""
-    url = urlsplit(request.url)
-    environ = {
-        "wsgi.input": _Body(request.body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.version": (1, 0),
-        "wsgi.async": True,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-        "wsgi.url_scheme": request.scheme if request.scheme in ("http", "https") else "http",
-        "SERVER_SOFTWARE": "sanic",
-        "REQUEST_METHOD": request.method,
-        "QUERY_STRING": url.query or "",
-        "RAW_URI": request.url,
-        "SERVER_PROTOCOL": "HTTP/" + request.version,
-        # remote_addr honours the proxy settings (FORWARDED_SECRET, PROXIES_COUNT); ip is the peer.
-        "REMOTE_ADDR": request.remote_addr or request.ip or "",
-        "REMOTE_PORT": str(request.port or 0),
-        "SERVER_NAME": request.server_name,
-        "SERVER_PORT": str(request.server_port),
-        "PATH_INFO": url.path,
-        "SCRIPT_NAME": "",
-        "sanic.request": request,
-    }
-    for name, value in request.headers.items():
-        name = name.upper().replace("-", "_")
-        if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            environ[name] = value
-            continue
-        key = f"HTTP_{name}"
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
-    return environ
-
-
-def make_response(status: str, headers: list, payload: bytes, environ: dict) -> HTTPResponse:
-    """engineio's response dict as a Sanic response."""
-    content_type = None
-    extra = {}
-    for name, value in headers:
-        if name.lower() == "content-type":
-            content_type = value
-        else:
-            extra[name] = value
-    return HTTPResponse(body=payload, status=int(status.split()[0]),
-                        headers=extra, content_type=content_type)
-
-
-def _valid_eio_frame(data: str | bytes) -> bool:
-    """Whether a websocket frame is an Engine.IO packet at all (binary frames are messages)."""
-    if isinstance(data, bytes):
-        return True
-    return bool(data) and data[0] in "0123456"
-
-
-class SanicWebSocket:
-    """The websocket object engineio drives, on Sanic's own websocket implementation."""
-
-    def __init__(self, handler, server):
-        self.handler = handler
-        self.server = server
-        self.environ: dict = {}
-        self._ws = None
-        self._sending = 0
-
-    async def __call__(self, environ: dict):
-        request: Request = environ["sanic.request"]
-        self.environ = environ
-        self._ws = await request.transport.get_protocol().websocket_handshake(request)
-        session = getattr(self.handler, "__self__", None)  # the engineio socket this serves
-        if session is not None and getattr(self.server, "direct_writes", False):
-            session.direct_writer = self  # lets core.fanout write broadcast frames directly
-        try:
-            await self.handler(self)
-        except Exception as exc:  # engineio ends the session itself; keep the log to one line
-            log.warning("websocket session from %s ended on error: %s: %s",
-                        environ.get("REMOTE_ADDR"), type(exc).__name__, exc)
-        finally:
-            await self.close()
-        return UPGRADED
-
-    async def close(self):
-        if self._ws is not None:
-            try:
-                await self._ws.close()
-            except Exception:  # already closed or the transport is gone: nothing left to do
-                pass
-
-    async def send(self, message: str | bytes):
-        self._sending += 1
-        try:
-            await self._ws.send(message)
-        except ConnectionClosed as exc:
-            raise ClientGone(str(exc)) from None
-        finally:
-            self._sending -= 1
-
-    def write_frame(self, frame: bytes) -> bool:
-        """Write a ready websocket frame now if nothing can be in flight ahead of it."""
-        ws = self._ws
-        if ws is None or self._sending or ws.conn_mutex.locked() or ws.ws_proto.state is not State.OPEN:
-            return False
-        transport = getattr(ws.io_proto, "transport", None)
-        if transport is None or transport.is_closing() or \
-                transport.get_write_buffer_size() > DIRECT_WRITE_BACKLOG:
-            return False  # a slow reader: let its writer task apply backpressure
-        transport.write(frame)
-        return True
-
-    async def wait(self) -> str | bytes:
-        try:
-            data = await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise ClientGone(str(exc)) from None
-        except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():
-                raise
-            raise ClientGone("websocket closed") from None  # Sanic cancels recv when the peer vanishes
-        except Exception as exc:
-            raise ClientGone(f"{type(exc).__name__}: {exc}") from None
-        if data is None:
-            raise ClientGone("websocket closed")
-        if not _valid_eio_frame(data):
-            log.warning("closing websocket from %s: invalid Engine.IO packet %r",
-                        self.environ.get("REMOTE_ADDR"), data[:40])
-            raise ClientGone("invalid packet")
-        return data
 
 
 _DRIVER = {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class Settings(BaseModel):
@@ -54,3 +55,38 @@ class ServerSettings(Settings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The browser client served at /socket.io/socket.io.js (from the npm package).
     client_script: str = "node_modules/socket.io-client/dist/socket.io.min.js"
+
+
+# Friendlier wording for the pydantic errors a config file typically hits.
+_MESSAGES = {
+    "int_type": "expected an integer",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def format_errors(exc: ValidationError, prefix: str) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        path = ".".join([prefix, *(str(p) for p in err["loc"])])
+        problems.append(f"{path}: {_MESSAGES.get(err['type'], err['msg'])}")
+    return problems
+
+
+def validate_section(model: type[BaseModel], raw: Any, prefix: str, problems: list[str]):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"{prefix}: expected a mapping")
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, prefix))
+        return None
