@@ -30,3 +30,13 @@ clean:
 # Loss and resume time across Redis outages, this backplane next to python-socketio's AsyncRedisManager.
 bench-redis: setup
 	$(BIN)/python -m bench.redis_outage --outage 5 --outage 30
+
+# Side-by-side benchmark against the tutorial's Node server (bench/README.md), e.g.
+# `make bench BENCH_ARGS=--quick` or `make bench BENCH_ARGS="--only python --scenario fanout"`.
+.PHONY: bench
+bench: setup bench/node/node_modules/.package-lock.json
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The Node reference server and the load generator (exact versions from bench/node/package-lock.json).
+bench/node/node_modules/.package-lock.json: bench/node/package.json bench/node/package-lock.json
+	cd bench/node && npm ci --no-audit --no-fund --loglevel=error
