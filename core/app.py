@@ -17,6 +17,7 @@ from core.limits import Limits
 from core.pages import Pages
 from core.plugin import PluginContext, Registry
 from core.settings import ServerSettings
+from core.socket_server import PacketJson
 
 log = logging.getLogger("chat.core")
 
@@ -124,6 +125,10 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         compression_threshold=server.polling_compression_threshold or 1024,
         logger=False,
         engineio_logger=False,
+        json=PacketJson,
+        # Handlers run in the connection's own read loop: one client's events are handled in
+        # the order sent, and no task is created per message.
+        async_handlers=False,
     )
     bind(app, sio, server)
     _manage_backplane(app, sio)

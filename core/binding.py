@@ -86,6 +86,8 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
     sio.eio.direct_writes = server.fast_fanout
     app.config.WEBSOCKET_MAX_SIZE = limit
     app.config.REQUEST_MAX_SIZE = max(limit, 64 * 1024)
+    # Engine.IO pings every client already; Sanic's own websocket pings would be a second timer each.
+    app.config.WEBSOCKET_PING_INTERVAL = None
     app.enable_websocket()
 
     async def engineio_endpoint(request: Request):

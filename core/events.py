@@ -27,6 +27,7 @@ class EventBus:
     def __init__(self, app: Sanic, logger: logging.Logger):
         self._app = app
         self._log = logger
+        self._subscribed: set[str] = set()
 
     def subscribe(self, event: str, handler: Callable[..., Awaitable[Any]]) -> None:
         """Call handler(**payload) for each publish of event (must happen before the app starts)."""
@@ -41,8 +42,10 @@ class EventBus:
 
         deliver.__qualname__ = f"deliver_{event}_{handler.__qualname__}"
         self._app.add_signal(deliver, event)
+        self._subscribed.add(event)
 
     async def publish(self, event: str, /, **payload: Any) -> None:
         """Hand payload to every subscriber of event without waiting for them."""
         check_event_name(event)
-        await self._app.dispatch(event, context=payload, fail_not_found=False, inline=False)
+        if event in self._subscribed:  # a dispatch nobody listens to still costs a router miss
+            await self._app.dispatch(event, context=payload, fail_not_found=False, inline=False)

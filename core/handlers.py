@@ -56,6 +56,8 @@ def json_object(max_bytes: int) -> Callable[[Any], str | None]:
 def text(max_length: int, allowed: re.Pattern | None = None) -> Callable[[Any], str | None]:
     """A non-empty string of at most max_length characters, not all white space, each `allowed`."""
 
+    whole = re.compile(f"(?:{allowed.pattern})+", allowed.flags) if allowed is not None else None
+
     def check(value: Any) -> str | None:
         if not isinstance(value, str):
             return f"must be a string, not {json_type(value)}"
@@ -63,10 +65,10 @@ def text(max_length: int, allowed: re.Pattern | None = None) -> Callable[[Any], 
             return "must not be empty"
         if len(value) > max_length:
             return f"is too long ({len(value)} characters, at most {max_length})"
-        if allowed is not None:
+        if whole is not None and not whole.fullmatch(value):
             bad = next((c for c in value if not allowed.fullmatch(c)), None)
-            if bad is not None:
-                return f"contains a character that is not allowed ({bad!r})"
+            return f"contains a character that is not allowed ({bad!r})" if bad else \
+                "does not match the allowed characters"
         return None
 
     return check

@@ -97,9 +97,11 @@ class PluginContext:
 
     @asynccontextmanager
     async def session(self, sid: str) -> AsyncIterator[dict]:
-        """This plugin's part of the connection's session, saved on exit."""
-        async with self.sio.session(sid) as session:
-            yield session.setdefault(self.name, {})
+        """This plugin's part of the connection's session (changes are kept)."""
+        # get_session() hands out the live per-connection dict, so there is nothing to save;
+        # sio.session() would also build a class on every call, a hot-path cost.
+        session = await self.sio.get_session(sid)
+        yield session.setdefault(self.name, {})
 
     # Internal events ---------------------------------------------------------------------
 

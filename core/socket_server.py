@@ -9,11 +9,44 @@ within `connect_timeout` is closed, as the Node server does.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import socketio
 
 log = logging.getLogger("chat.socket")
+
+
+def _bounded_int(digits: str) -> int:
+    """Integers in packets: refuse absurd lengths before int() spends time on them."""
+    if len(digits) > 100:
+        raise ValueError("integer is too large")
+    return int(digits)
+
+
+class PacketJson:
+    """The json module python-socketio/engineio packets use, minus a codec built on every call.
+
+    json.dumps(obj, separators=...) and json.loads(s, parse_int=...) construct a new encoder or
+    decoder each time; these are built once. Output is byte-for-byte what json would produce.
+    """
+
+    _compact = json.JSONEncoder(separators=(",", ":"))
+    _decoder = json.JSONDecoder(parse_int=_bounded_int)
+
+    @classmethod
+    def dumps(cls, obj, **kwargs) -> str:
+        if kwargs == {"separators": (",", ":")}:
+            return cls._compact.encode(obj)
+        return json.dumps(obj, **kwargs)
+
+    @classmethod
+    def loads(cls, text, **kwargs):
+        if kwargs:
+            return json.loads(text, **kwargs)
+        if isinstance(text, (bytes, bytearray)):
+            text = text.decode("utf-8")
+        return cls._decoder.decode(text)
 
 
 class MalformedPacket(ValueError):
