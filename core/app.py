@@ -32,9 +32,7 @@ def origin_policy(server: ServerSettings):
     listed = set(server.cors_allowed_origins) | {_origin(server.public_url)}
     allow_all = "*" in listed
 
-    def allowed(origin: str | None, environ: dict) -> bool:
-        if origin is None:  # asked while building CORS headers for a request without Origin
-            return False
+    def decide(origin: str, environ: dict) -> bool:
         if allow_all or origin in listed:
             return True
         own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
@@ -43,6 +41,14 @@ def origin_policy(server: ServerSettings):
         log.warning("refused connection from origin %r (client %s); allowed: own origin, %s",
                     origin, environ.get("REMOTE_ADDR"), ", ".join(sorted(listed)))
         return False
+
+    def allowed(origin: str | None, environ: dict) -> bool:
+        if origin is None:  # asked while building CORS headers for a request without Origin
+            return False
+        # engineio asks twice per request (the check, then the CORS headers): decide and log once.
+        if "chat.origin_allowed" not in environ:
+            environ["chat.origin_allowed"] = decide(origin, environ)
+        return environ["chat.origin_allowed"]
 
     return allowed
 

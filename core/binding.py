@@ -13,9 +13,12 @@ import logging
 
 import engineio
 import socketio
+from engineio import payload as eio_payload
 from sanic import Request, Sanic
+from sanic.exceptions import PayloadTooLarge
+from sanic.response import text
 
-from core.sanic_driver import UPGRADED, SanicWebSocket, make_response, translate_request
+from core.sanic_driver import UPGRADED, SanicWebSocket, make_response, translate_request, valid_polling_body
 from core.settings import ServerSettings
 from core.socket_server import ProtectedServer, drop_session
 
@@ -25,6 +28,8 @@ log = logging.getLogger("chat.binding")
 FRAMING_OVERHEAD = 1024
 # Most bytes JSON escaping turns one byte of UTF-8 into ("\u0001").
 JSON_ESCAPE_FACTOR = 6
+# Packets one long-polling POST may carry.
+MAX_PACKETS_PER_POST = 5000
 
 
 _DRIVER = {
@@ -44,6 +49,15 @@ class EngineServer(engineio.AsyncServer):
         super().__init__(**kwargs)
         self._async = _DRIVER
         self.async_mode = "sanic"
+        # engineio drops (with a traceback) polling POSTs of more than 16 packets, and
+        # socket.io-client batches every emit made while a POST is in flight; the byte limit
+        # bounds a payload anyway.
+        eio_payload.Payload.max_decode_packets = MAX_PACKETS_PER_POST
+
+    async def disconnect(self, sid=None):
+        """Close sessions without waiting for a poll that may never come (upstream can hang)."""
+        for eio_sid in [sid] if sid is not None else list(self.sockets):
+            await drop_session(self, eio_sid)
 
 
 class SocketServer(ProtectedServer):
@@ -61,13 +75,17 @@ async def close_all(sio: socketio.AsyncServer) -> int:
     return len(sids)
 
 
+LIBRARY_TASKS = ("engineio", "socketio", "sanic/server/websockets")
+
+
 async def cancel_leftover_tasks(timeout: float) -> None:
     """Cancel engineio/socketio tasks still waiting (ping timers, writers) so none is destroyed pending."""
     current = asyncio.current_task()
     leftovers = []
     for task in asyncio.all_tasks():
         code = getattr(task.get_coro(), "cr_code", None)
-        if task is not current and code and ("engineio" in code.co_filename or "socketio" in code.co_filename):
+        # Sanic's websocket tasks too: a peer that never answers the close leaves one waiting.
+        if task is not current and code and any(part in code.co_filename for part in LIBRARY_TASKS):
             task.cancel()
             leftovers.append(task)
     if leftovers:
@@ -91,8 +109,25 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
     app.enable_websocket()
 
     async def engineio_endpoint(request: Request):
+        sid = request.args.get("sid")
+        if request.method == "POST" and sid and not valid_polling_body(request.body or b""):
+            # engineio would log a traceback, answer 200 and keep the session.
+            log.warning("closing connection from %s: invalid Engine.IO payload %r",
+                        request.remote_addr or request.ip, (request.body or b"")[:40])
+            await drop_session(sio.eio, sid)
+            return text("invalid payload", status=400)
         result = await sio.eio.handle_request(request)
         return None if result is UPGRADED else result
+
+    async def request_too_large(request: Request, exception: PayloadTooLarge):
+        # Sanic refuses the body before engineio sees it; end that session as engineio would.
+        sid = request.args.get("sid") if request.path == f"/{path}/" else None
+        if sid and await drop_session(sio.eio, sid):
+            log.warning("closing connection from %s: polling request over %d bytes",
+                        request.remote_addr or request.ip, app.config.REQUEST_MAX_SIZE)
+        return text("request too large", status=413)
+
+    app.error_handler.add(PayloadTooLarge, request_too_large)
 
     # Sanic only lets a handler end without a response when it is marked as a websocket handler.
     engineio_endpoint.is_websocket = True

@@ -33,9 +33,10 @@ def any_json(max_bytes: int) -> Callable[[Any], str | None]:
 
     def check(value: Any) -> str | None:
         try:
-            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+            # allow_nan=False: NaN and Infinity are not JSON, and browsers' JSON.parse rejects them.
+            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
         except (TypeError, ValueError):
-            return "must be a JSON value"
+            return "must be a JSON value (no binary data, NaN or Infinity)"
         return f"is too large ({size} bytes, at most {max_bytes})" if size > max_bytes else None
 
     return check

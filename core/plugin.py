@@ -16,11 +16,10 @@ from core.events import EventBus
 from core.handlers import Admit, ClientError, Param, guarded
 from core.pages import Pages, template_environment
 from core.settings import ServerSettings, Settings
+from core.socket_server import RESERVED_EVENTS
 
 __all__ = ["ClientError", "ConnectionRefused", "Param", "PluginConfig", "PluginContext"]
 
-# Events core itself answers; a plugin handles its own events through ctx.on().
-RESERVED_EVENTS = {"connect", "disconnect", "connect_error", "*"}
 
 
 class PluginConfig(Settings):

@@ -7,6 +7,8 @@ websocket, on Sanic's own websocket implementation. core.binding wires these int
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import sys
 from urllib.parse import urlsplit
@@ -71,11 +73,15 @@ def translate_request(request: Request) -> dict:
     }
     for name, value in request.headers.items():
         name = name.upper().replace("-", "_")
-        if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if name == "CONTENT_LENGTH":
+            continue  # set below from the body itself
+        if name == "CONTENT_TYPE":
             environ[name] = value
             continue
         key = f"HTTP_{name}"
         environ[key] = f"{environ[key]},{value}" if key in environ else value
+    # Sanic has read the whole body (chunked ones too); engineio reads CONTENT_LENGTH bytes of it.
+    environ["CONTENT_LENGTH"] = str(len(request.body or b""))
     return environ
 
 
@@ -90,6 +96,23 @@ def make_response(status: str, headers: list, payload: bytes, environ: dict) -> 
             extra[name] = value
     return HTTPResponse(body=payload, status=int(status.split()[0]),
                         headers=extra, content_type=content_type)
+
+
+def valid_polling_body(body: bytes) -> bool:
+    """Whether a long-polling POST body is a sequence of Engine.IO packets (\x1e-separated)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    for part in text.split("\x1e") if text else ():
+        if part.startswith("b"):  # a binary packet, base64-encoded
+            try:
+                base64.b64decode(part[1:], validate=True)
+            except (binascii.Error, ValueError):
+                return False
+        elif not part or part[0] not in "0123456":
+            return False
+    return True
 
 
 def _valid_eio_frame(data: str | bytes) -> bool:

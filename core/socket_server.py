@@ -13,13 +13,17 @@ import json
 import logging
 
 import socketio
+from socketio import packet as sio_packet
 
 log = logging.getLogger("chat.socket")
+
+# Names python-socketio keeps for the server's own handlers; clients may not send them as events.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
 
 
 def _bounded_int(digits: str) -> int:
     """Integers in packets: refuse absurd lengths before int() spends time on them."""
-    if len(digits) > 100:
+    if len(digits.lstrip("-")) > 100:
         raise ValueError("integer is too large")
     return int(digits)
 
@@ -111,4 +115,12 @@ class ProtectedServer(socketio.AsyncServer):
     async def _handle_event(self, eio_sid, namespace, id, data):
         if not isinstance(data, list) or not data or not isinstance(data[0], str):
             raise MalformedPacket("an event needs a list starting with its name")
+        if data[0] in RESERVED_EVENTS:
+            # python-socketio would call the server's own connect/disconnect/catch-all handlers.
+            log.warning("refused reserved event name %r from %s", data[0], self._address(eio_sid))
+            if id is not None:
+                await self._send_packet(eio_sid, self.packet_class(
+                    sio_packet.ACK, namespace=namespace, id=id,
+                    data=[{"ok": False, "error": f"{data[0]!r} is a reserved event name"}]))
+            return
         await super()._handle_event(eio_sid, namespace, id, data)

@@ -93,8 +93,11 @@ def parse_event(frame: str) -> list | None:
 class RawWebSocket:
     """One websocket-only Engine.IO session, driven frame by frame; answers server pings itself."""
 
+    opened: list["RawWebSocket"] = []  # every one opened, for close_all() at the end of a test
+
     def __init__(self, ws: ClientConnection):
         self.ws = ws
+        RawWebSocket.opened.append(self)
         self.open_packet: dict = {}
         self.socket_sid: str | None = None
         self.seen: list[str | bytes] = []  # every frame received, pings included
@@ -171,6 +174,12 @@ class RawWebSocket:
             await asyncio.wait_for(self.ws.close(), 2)
         except Exception:  # already gone
             pass
+
+    @classmethod
+    async def close_all(cls) -> None:
+        """Close every raw websocket still open (an autouse fixture calls this after each test)."""
+        opened, cls.opened = cls.opened, []
+        await asyncio.gather(*(raw.close() for raw in opened), return_exceptions=True)
 
 
 async def websocket_refused(base: str, headers: dict | None = None, transport: str = "websocket",
