@@ -10,11 +10,11 @@ REPLIES = ("receiveAll", "receive1", "receive2")
 BAD = [
     ("broadcast", (), "broadcast expects 1 argument (msg), got 0"),
     ("broadcast", ("a", "b"), "broadcast expects 1 argument (msg), got 2"),
-    ("broadcast", (b"\x00\x01",), "broadcast: msg must be a JSON value"),
+    ("broadcast", (b"\x00\x01",), "broadcast: msg must be a JSON value (no binary data, NaN or Infinity)"),
     ("test1", (), "test1 expects 2 arguments (a, b), got 0"),
     ("test1", ("a",), "test1 expects 2 arguments (a, b), got 1"),
     ("test1", ("a", "b", "c"), "test1 expects 2 arguments (a, b), got 3"),
-    ("test1", ("a", b"\xff"), "test1: b must be a JSON value"),
+    ("test1", ("a", b"\xff"), "test1: b must be a JSON value (no binary data, NaN or Infinity)"),
     ("test2", (), "test2 expects 1 argument (obj), got 0"),
     ("test2", ({}, {}), "test2 expects 1 argument (obj), got 2"),
     ("test2", (1,), "test2: obj must be an object, not a number"),

@@ -36,7 +36,7 @@ BAD = [
     *[("groupmsg", (blank, "hi"), "groupmsg: roomId must not be empty") for blank in BLANKS],
     ("groupmsg", (LONG_ROOM, "hi"), "groupmsg: roomId is too long (65 characters, at most 64)"),
     ("groupmsg", ("a\rb", "hi"), "groupmsg: roomId contains a character that is not allowed ('\\r')"),
-    ("groupmsg", (LOBBY, b"\x00"), "groupmsg: msg must be a JSON value"),
+    ("groupmsg", (LOBBY, b"\x00"), "groupmsg: msg must be a JSON value (no binary data, NaN or Infinity)"),
     ("groupmsg", (LOBBY, "hi"), "groupmsg: you are not in room {LOBBY!r}; send entry first"),
 ]
 JSON_BAD = [case for case in BAD if not any(isinstance(a, bytes) for a in case[1])]
