@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup run test clean bench-redis
+.PHONY: setup run test clean bench-redis test-deps
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -21,8 +21,18 @@ node_modules/.package-lock.json: package.json package-lock.json
 run: setup
 	$(BIN)/python run.py
 
-test: setup
+test: setup test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests also start their own redis-server and drive Debian's chromium: install them when
+# missing (as root with apt-get), or say what to install.
+TEST_DEBS := $(if $(shell command -v redis-server),,redis-server) $(if $(shell command -v chromium),,chromium)
+test-deps:
+ifneq ($(strip $(TEST_DEBS)),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS); \
+	else echo "The tests need: $(TEST_DEBS) (e.g. sudo apt-get install $(TEST_DEBS))"; exit 1; fi
+endif
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache test-output
