@@ -18,7 +18,7 @@ from sanic import Request, Sanic
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import text
 
-from core.sanic_driver import UPGRADED, SanicWebSocket, make_response, translate_request, valid_polling_body
+from core.sanic_driver import UPGRADED, FrameFlusher, SanicWebSocket, make_response, translate_request, valid_polling_body
 from core.settings import ServerSettings
 from core.socket_server import ProtectedServer, drop_session
 
@@ -49,6 +49,7 @@ class EngineServer(engineio.AsyncServer):
         super().__init__(**kwargs)
         self._async = _DRIVER
         self.async_mode = "sanic"
+        self.frame_flusher = FrameFlusher()
         # engineio drops (with a traceback) polling POSTs of more than 16 packets, and
         # socket.io-client batches every emit made while a POST is in flight; the byte limit
         # bounds a payload anyway.

@@ -131,6 +131,7 @@ class SanicWebSocket:
         self.environ: dict = {}
         self._ws = None
         self._sending = 0
+        self._pending: list[bytes] | None = None
 
     async def __call__(self, environ: dict):
         request: Request = environ["sanic.request"]
@@ -149,6 +150,7 @@ class SanicWebSocket:
         return UPGRADED
 
     async def close(self):
+        self.flush()
         if self._ws is not None:
             try:
                 await self._ws.close()
@@ -156,6 +158,7 @@ class SanicWebSocket:
                 pass
 
     async def send(self, message: str | bytes):
+        self.flush()  # frames already handed to write_frame() go first
         self._sending += 1
         try:
             await self._ws.send(message)
@@ -173,8 +176,21 @@ class SanicWebSocket:
         if transport is None or transport.is_closing() or \
                 transport.get_write_buffer_size() > DIRECT_WRITE_BACKLOG:
             return False  # a slow reader: let its writer task apply backpressure
-        transport.write(frame)
+        if self._pending is None:
+            self._pending = [frame]
+            self.server.frame_flusher.add(self)
+        else:
+            self._pending.append(frame)
         return True
+
+    def flush(self) -> None:
+        """Write the frames write_frame() collected during this loop iteration, in one call."""
+        frames, self._pending = self._pending, None
+        if not frames or self._ws is None:
+            return
+        transport = getattr(self._ws.io_proto, "transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def wait(self) -> str | bytes:
         try:
@@ -194,3 +210,24 @@ class SanicWebSocket:
                         self.environ.get("REMOTE_ADDR"), data[:40])
             raise ClientGone("invalid packet")
         return data
+
+
+class FrameFlusher:
+    """Writes every websocket's collected frames once per event-loop iteration.
+
+    Broadcast frames are collected per websocket and written together after the current batch
+    of callbacks, so a socket that gets several messages in one iteration costs one write.
+    """
+
+    def __init__(self):
+        self._waiting: list[SanicWebSocket] = []
+
+    def add(self, ws: SanicWebSocket) -> None:
+        if not self._waiting:
+            asyncio.get_running_loop().call_soon(self._flush_all)
+        self._waiting.append(ws)
+
+    def _flush_all(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for ws in waiting:
+            ws.flush()
