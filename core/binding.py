@@ -12,7 +12,6 @@ import asyncio
 import logging
 
 import engineio
-import socketio
 from engineio import payload as eio_payload
 from sanic import Request, Sanic
 from sanic.exceptions import PayloadTooLarge
@@ -66,14 +65,6 @@ class SocketServer(ProtectedServer):
 
     def _engineio_server_class(self):
         return EngineServer
-
-
-async def close_all(sio: socketio.AsyncServer) -> int:
-    """Tell every client the server is going away (an Engine.IO close, so clients reconnect later)."""
-    sids = list(sio.eio.sockets)
-    for eio_sid in sids:
-        await drop_session(sio.eio, eio_sid)
-    return len(sids)
 
 
 LIBRARY_TASKS = ("engineio", "socketio", "sanic/server/websockets")
@@ -136,7 +127,9 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
                   name="engineio")
 
     async def stop_socketio(app: Sanic):
-        closed = await close_all(sio)
+        # An Engine.IO close (not a Socket.IO disconnect), so clients reconnect when we are back.
+        closed = len(sio.eio.sockets)
+        await sio.eio.disconnect()
         log.info("told %d client%s the server is stopping", closed, "" if closed == 1 else "s")
         await sio.shutdown()
 
