@@ -18,6 +18,8 @@ from sanic.response import HTTPResponse
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from core.ws_session import run_session
+
 log = logging.getLogger("chat.binding")
 
 # Returned by the websocket handler instead of a response dict: engineio passes non-dicts
@@ -141,7 +143,10 @@ class SanicWebSocket:
         if session is not None and getattr(self.server, "direct_writes", False):
             session.direct_writer = self  # lets core.fanout write broadcast frames directly
         try:
-            await self.handler(self)
+            if session is not None:
+                await run_session(session, self)
+            else:
+                await self.handler(self)
         except Exception as exc:  # engineio ends the session itself; keep the log to one line
             log.warning("websocket session from %s ended on error: %s: %s",
                         environ.get("REMOTE_ADDR"), type(exc).__name__, exc)

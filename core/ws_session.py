@@ -1,0 +1,87 @@
+"""An Engine.IO websocket session loop without a task and a timer per received message.
+
+engineio's own loop wraps every read in a new task and an `asyncio.wait_for`; on top of Sanic's
+`recv()` (itself a task and a future per message) that is what a room chat pays per message.
+Here reads are awaited directly. A peer that goes silent is still dropped: engineio's service
+task closes a session whose pongs stop, its pings then stop, and the writer below gives up after
+ping_interval + ping_timeout without packets, closing the websocket and so ending the read.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from engineio import exceptions
+from engineio import packet as eio_packet
+
+log = logging.getLogger("chat.binding")
+
+
+async def _upgrade(sock, ws) -> bool:
+    """Finish a polling -> websocket upgrade (probe ping/pong, then the upgrade packet)."""
+    sock.upgrading = True  # holds back direct writes until the upgrade is done
+    try:
+        probe = eio_packet.Packet(encoded_packet=await ws.wait())
+        if probe.packet_type != eio_packet.PING or probe.data != "probe":
+            log.info("%s: websocket upgrade failed: no probe ping", sock.sid)
+            return False
+        await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+        await sock.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending long-poll
+        upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
+        if upgrade.packet_type != eio_packet.UPGRADE:
+            log.info("%s: websocket upgrade failed: expected the upgrade packet", sock.sid)
+            return False
+        sock.upgraded = True
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.upgrading = False
+
+
+async def _write_queued(sock, ws) -> None:
+    """Send what is queued for the socket (pings, acks, anything not written directly)."""
+    while True:
+        try:
+            packets = await sock.poll()
+        except exceptions.QueueEmpty:
+            break  # nothing at all, not even a ping, for ping_interval + ping_timeout
+        if not packets:
+            break  # the session was closed
+        try:
+            for pkt in packets:
+                await ws.send(pkt.encode())
+        except Exception:
+            break
+    await ws.close()
+
+
+async def run_session(sock, ws) -> None:
+    """Serve an engineio socket over ws until either side ends it (replaces its own loop)."""
+    server = sock.server
+    if sock.connected:
+        if not await _upgrade(sock, ws):
+            return
+    else:
+        sock.connected = True
+        sock.upgraded = True
+    writer = server.start_background_task(_write_queued, sock, ws)
+    try:
+        while True:
+            try:
+                data = await ws.wait()
+            except OSError:
+                break
+            if len(data) > server.max_http_buffer_size:
+                log.warning("%s: closing websocket: message of %d bytes over the limit", sock.sid, len(data))
+                break
+            try:
+                await sock.receive(eio_packet.Packet(encoded_packet=data))
+            except exceptions.UnknownPacketError:
+                pass
+            except exceptions.SocketIsClosedError:
+                break
+    finally:
+        await sock.queue.put(None)  # lets the writer finish what is queued, then close
+        await writer
+        await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
