@@ -8,6 +8,8 @@ import json
 import re
 import urllib.request
 
+from tests.support.raw import LogMark
+
 # Every client kind the contract runs with: <client>-<transport>.
 KINDS = ("python-websocket", "js-websocket", "js-polling")
 
@@ -45,15 +47,8 @@ async def settle(sender, *others) -> None:
             pass
 
 
-class ServerLog:
-    """The part of a server's log written after this object was made."""
-
-    def __init__(self, server):
-        self.server = server
-        self.start = len(server.logs())
-
-    def new(self) -> str:
-        return self.server.logs()[self.start:]
+class ServerLog(LogMark):
+    """The part of a server's log written after this object was made, with the chat's checks."""
 
     def refused_lines(self, event: str) -> list[str]:
         return [line for line in self.new().splitlines() if f" refused {event} from " in line]
