@@ -44,9 +44,6 @@ class Limits:
         else:
             self._per_address.pop(address, None)
 
-    def open_connections(self) -> int:
-        return sum(self._per_address.values())
-
     async def admit(self, sid: str, event: str) -> str | None:
         """None when the connection may send now; otherwise the reason it may not."""
         rate = self._rate
