@@ -8,23 +8,11 @@ queued ahead of it; polling clients (and websockets with a backlog) get the pack
 
 from __future__ import annotations
 
-import struct
-
 from engineio import packet as eio_packet
 from socketio import AsyncManager
 from socketio import packet as sio_packet
 
-
-def text_frame(payload: bytes) -> bytes:
-    """An unmasked, unfragmented websocket text frame (RFC 6455 5.2)."""
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x81, size)
-    elif size < 65536:
-        header = struct.pack("!BBH", 0x81, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, size)
-    return header + payload
+from core.websocket import text_frame
 
 
 class FanoutManager(AsyncManager):

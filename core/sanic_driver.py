@@ -14,10 +14,9 @@ import sys
 from urllib.parse import urlsplit
 
 from sanic import Request
-from sanic.response import HTTPResponse
-from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
+from sanic.response import HTTPResponse, text
 
+from core.websocket import HandshakeError, ServerWebSocket, accept
 from core.ws_session import run_session
 
 log = logging.getLogger("chat.binding")
@@ -25,9 +24,6 @@ log = logging.getLogger("chat.binding")
 # Returned by the websocket handler instead of a response dict: engineio passes non-dicts
 # through untouched, and the route then returns None so Sanic writes nothing more.
 UPGRADED = object()
-
-# Bytes a websocket may have waiting in its transport before broadcasts go through its queue.
-DIRECT_WRITE_BACKLOG = 64 * 1024
 
 
 
@@ -125,21 +121,27 @@ def _valid_eio_frame(data: str | bytes) -> bool:
 
 
 class SanicWebSocket:
-    """The websocket object engineio drives, on Sanic's own websocket implementation."""
+    """The websocket object engineio drives: core.websocket on the connection Sanic accepted."""
 
     def __init__(self, handler, server):
         self.handler = handler
         self.server = server
         self.environ: dict = {}
-        self._ws = None
+        self._ws: ServerWebSocket | None = None
         self._sending = 0
         self._pending: list[bytes] | None = None
 
     async def __call__(self, environ: dict):
         request: Request = environ["sanic.request"]
         self.environ = environ
-        self._ws = await request.transport.get_protocol().websocket_handshake(request)
         session = getattr(self.handler, "__self__", None)  # the engineio socket this serves
+        try:
+            self._ws = await accept(request, self.server.max_http_buffer_size)
+        except HandshakeError as exc:
+            log.info("refused websocket from %s: %s", environ.get("REMOTE_ADDR"), exc)
+            if session is not None:
+                await session.close(wait=False, abort=True)  # engineio then forgets it
+            return text(f"invalid websocket handshake: {exc}", status=400)
         if session is not None and getattr(self.server, "direct_writes", False):
             session.direct_writer = self  # lets core.fanout write broadcast frames directly
         try:
@@ -157,30 +159,21 @@ class SanicWebSocket:
     async def close(self):
         self.flush()
         if self._ws is not None:
-            try:
-                await self._ws.close()
-            except Exception:  # already closed or the transport is gone: nothing left to do
-                pass
+            await self._ws.close()
 
     async def send(self, message: str | bytes):
         self.flush()  # frames already handed to write_frame() go first
         self._sending += 1
         try:
             await self._ws.send(message)
-        except ConnectionClosed as exc:
-            raise ClientGone(str(exc)) from None
         finally:
             self._sending -= 1
 
     def write_frame(self, frame: bytes) -> bool:
         """Write a ready websocket frame now if nothing can be in flight ahead of it."""
         ws = self._ws
-        if ws is None or self._sending or ws.conn_mutex.locked() or ws.ws_proto.state is not State.OPEN:
-            return False
-        transport = getattr(ws.io_proto, "transport", None)
-        if transport is None or transport.is_closing() or \
-                transport.get_write_buffer_size() > DIRECT_WRITE_BACKLOG:
-            return False  # a slow reader: let its writer task apply backpressure
+        if ws is None or self._sending or not ws.can_write_now():
+            return False  # closed, a send waiting for the peer, or a slow reader: use the queue
         if self._pending is None:
             self._pending = [frame]
             self.server.frame_flusher.add(self)
@@ -191,25 +184,11 @@ class SanicWebSocket:
     def flush(self) -> None:
         """Write the frames write_frame() collected during this loop iteration, in one call."""
         frames, self._pending = self._pending, None
-        if not frames or self._ws is None:
-            return
-        transport = getattr(self._ws.io_proto, "transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        if frames and self._ws is not None:
+            self._ws.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def wait(self) -> str | bytes:
-        try:
-            data = await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise ClientGone(str(exc)) from None
-        except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():
-                raise
-            raise ClientGone("websocket closed") from None  # Sanic cancels recv when the peer vanishes
-        except Exception as exc:
-            raise ClientGone(f"{type(exc).__name__}: {exc}") from None
-        if data is None:
-            raise ClientGone("websocket closed")
+        data = await self._ws.recv()
         if not _valid_eio_frame(data):
             log.warning("closing websocket from %s: invalid Engine.IO packet %r",
                         self.environ.get("REMOTE_ADDR"), data[:40])

@@ -9,6 +9,7 @@ ping_interval + ping_timeout without packets, closing the websocket and so endin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from engineio import exceptions
@@ -82,6 +83,16 @@ async def run_session(sock, ws) -> None:
             except exceptions.SocketIsClosedError:
                 break
     finally:
-        await sock.queue.put(None)  # lets the writer finish what is queued, then close
-        await writer
-        await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+        # A cancellation (at shutdown) must not leave the session half ended.
+        ending = asyncio.ensure_future(_end_session(sock, writer))
+        try:
+            await asyncio.shield(ending)
+        except asyncio.CancelledError:
+            await ending
+            raise
+
+
+async def _end_session(sock, writer) -> None:
+    await sock.queue.put(None)  # lets the writer finish what is queued, then close
+    await writer
+    await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
