@@ -9,6 +9,7 @@ within `connect_timeout` is closed, as the Node server does.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 
@@ -53,6 +54,22 @@ class PacketJson:
         return cls._decoder.decode(text)
 
 
+def plain_event(data: str) -> tuple[int | None, object] | None:
+    """(ack id, arguments) of an EVENT packet on the default namespace, `2[...]` or `2<id>[...]`.
+
+    The shape nearly every message has; None for anything else (namespaces, binary events),
+    which python-socketio's own Packet decodes.
+    """
+    if data[1:2] == "[":
+        return None, PacketJson.loads(data[1:])
+    end = 1
+    while end <= 101 and data[end:end + 1].isdigit():
+        end += 1
+    if end == 1 or end > 101 or data[end:end + 1] != "[":
+        return None
+    return int(data[1:end]), PacketJson.loads(data[end:])
+
+
 class MalformedPacket(ValueError):
     """A packet that decodes but makes no sense (an event without a string name, ...)."""
 
@@ -76,6 +93,7 @@ class ProtectedServer(socketio.AsyncServer):
         super().__init__(*args, **kwargs)
         self.connect_timeout = connect_timeout
         self._connect_timers: dict[str, asyncio.TimerHandle] = {}
+        self._coroutine_handlers: set = set()
 
     def _address(self, eio_sid: str) -> str:
         return (self.environ.get(eio_sid) or {}).get("REMOTE_ADDR", "unknown address")
@@ -102,6 +120,11 @@ class ProtectedServer(socketio.AsyncServer):
 
     async def _handle_eio_message(self, eio_sid, data):
         try:
+            if data.__class__ is str and data[:1] == "2" and eio_sid not in self._binary_packet:
+                event = plain_event(data)
+                if event is not None:
+                    await self._handle_event(eio_sid, None, event[0], event[1])
+                    return
             await super()._handle_eio_message(eio_sid, data)
         except Exception as exc:
             # Anything raised while decoding or dispatching a packet is the client's fault:
@@ -124,3 +147,16 @@ class ProtectedServer(socketio.AsyncServer):
                     data=[{"ok": False, "error": f"{data[0]!r} is a reserved event name"}]))
             return
         await super()._handle_event(eio_sid, namespace, id, data)
+
+    async def _trigger_event(self, event, namespace, *args):
+        # python-socketio resolves catch-alls and calls inspect.iscoroutinefunction on every
+        # event; a coroutine handler registered for exactly this event is called directly.
+        handler = self.handlers.get(namespace, {}).get(event)
+        if handler is not None and handler in self._coroutine_handlers:
+            try:
+                return await handler(*args)
+            except asyncio.CancelledError:  # as upstream: a cancelled handler answers nothing
+                return None
+        if handler is not None and inspect.iscoroutinefunction(handler) and event not in RESERVED_EVENTS:
+            self._coroutine_handlers.add(handler)
+        return await super()._trigger_event(event, namespace, *args)

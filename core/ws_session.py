@@ -67,16 +67,18 @@ async def run_session(sock, ws) -> None:
         sock.connected = True
         sock.upgraded = True
     writer = server.start_background_task(_write_queued, sock, ws)
+    on_message = server.handlers.get("message")
     try:
         while True:
             try:
-                data = await ws.wait()
+                data = await ws.wait()  # the websocket enforces max_http_buffer_size
             except OSError:
                 break
-            if len(data) > server.max_http_buffer_size:
-                log.warning("%s: closing websocket: message of %d bytes over the limit", sock.sid, len(data))
-                break
             try:
+                if on_message is not None and data.__class__ is str and data[:1] == "4":
+                    # A message, as sock.receive() would pass it on, minus a Packet and a log call.
+                    await on_message(sock.sid, data[1:])
+                    continue
                 await sock.receive(eio_packet.Packet(encoded_packet=data))
             except exceptions.UnknownPacketError:
                 pass
