@@ -18,6 +18,7 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.response import text
 
 from core.sanic_driver import UPGRADED, FrameFlusher, SanicWebSocket, make_response, translate_request, valid_polling_body
+from core.lean_queue import LeanQueue
 from core.settings import ServerSettings
 from core.socket_server import ProtectedServer, drop_session
 
@@ -53,6 +54,9 @@ class EngineServer(engineio.AsyncServer):
         # socket.io-client batches every emit made while a POST is in flight; the byte limit
         # bounds a payload anyway.
         eio_payload.Payload.max_decode_packets = MAX_PACKETS_PER_POST
+
+    def create_queue(self, *args, **kwargs):
+        return LeanQueue()  # one per connection: asyncio.Queue is several times its size
 
     async def disconnect(self, sid=None):
         """Close sessions without waiting for a poll that may never come (upstream can hang)."""

@@ -123,6 +123,8 @@ def _valid_eio_frame(data: str | bytes) -> bool:
 class SanicWebSocket:
     """The websocket object engineio drives: core.websocket on the connection Sanic accepted."""
 
+    __slots__ = ("handler", "server", "environ", "_ws", "_sending", "_pending")
+
     def __init__(self, handler, server):
         self.handler = handler
         self.server = server

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import collections
 import hashlib
 import logging
 import struct
@@ -107,6 +106,10 @@ class ServerWebSocket:
     shutdown; those are the attributes it has.
     """
 
+    __slots__ = ("protocol", "transport", "loop", "ws_proto", "state", "close_code", "max_size", "_buffer",
+                 "_fragments", "_fragment_opcode", "_fragment_size", "_inbox", "_waiter",
+                 "_reading_paused", "_closed")
+
     def __init__(self, protocol, max_size: int):
         self.protocol = protocol
         self.transport = protocol.transport
@@ -119,7 +122,7 @@ class ServerWebSocket:
         self._fragments: list[bytes] | None = None
         self._fragment_opcode = OP_TEXT
         self._fragment_size = 0
-        self._inbox: collections.deque = collections.deque()
+        self._inbox: list = []  # short (reading pauses at INBOX_HIGH), so a list, not a deque
         self._waiter: asyncio.Future | None = None
         self._reading_paused = False
         self._closed: asyncio.Event | None = None  # created by wait_closed() when someone waits
@@ -272,7 +275,7 @@ class ServerWebSocket:
         if self._reading_paused and len(inbox) <= INBOX_LOW and self.state is State.OPEN:
             self._reading_paused = False
             self.transport.resume_reading()
-        return inbox.popleft()
+        return inbox.pop(0)
 
     # ---- what we send ---------------------------------------------------------------------------
 

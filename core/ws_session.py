@@ -1,10 +1,10 @@
 """An Engine.IO websocket session loop without a task and a timer per received message.
 
-engineio's own loop wraps every read in a new task and an `asyncio.wait_for`; on top of Sanic's
-`recv()` (itself a task and a future per message) that is what a room chat pays per message.
-Here reads are awaited directly. A peer that goes silent is still dropped: engineio's service
-task closes a session whose pongs stop, its pings then stop, and the writer below gives up after
-ping_interval + ping_timeout without packets, closing the websocket and so ending the read.
+engineio's own loop wraps every read in a new task and an `asyncio.wait_for`, and its writer a
+`wait_for` per wake-up. Here reads are awaited directly from core.websocket, and the writer
+waits on the queue alone. A peer that goes silent is still dropped: engineio's service task
+closes a session whose pongs stop, the writer sends the CLOSE packet and closes the websocket,
+and that ends the read.
 """
 
 from __future__ import annotations
@@ -42,18 +42,22 @@ async def _upgrade(sock, ws) -> bool:
 
 async def _write_queued(sock, ws) -> None:
     """Send what is queued for the socket (pings, acks, anything not written directly)."""
+    queue = sock.queue
     while True:
-        try:
-            packets = await sock.poll()
-        except exceptions.QueueEmpty:
-            break  # nothing at all, not even a ping, for ping_interval + ping_timeout
-        if not packets:
-            break  # the session was closed
+        packets = [await queue.get()]  # no timeout: a closed session always queues None or CLOSE
+        queue.task_done()
+        while not queue.empty():
+            packets.append(queue.get_nowait())
+            queue.task_done()
         try:
             for pkt in packets:
+                if pkt is None:
+                    break
                 await ws.send(pkt.encode())
         except Exception:
             break
+        if None in packets or sock.closed:
+            break  # ended here, or closed by engineio (its CLOSE packet was the last one)
     await ws.close()
 
 
