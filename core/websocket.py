@@ -106,7 +106,7 @@ class ServerWebSocket:
     shutdown; those are the attributes it has.
     """
 
-    __slots__ = ("protocol", "transport", "loop", "ws_proto", "state", "close_code", "max_size", "_buffer",
+    __slots__ = ("protocol", "transport", "loop", "state", "close_code", "max_size", "_buffer",
                  "_fragments", "_fragment_opcode", "_fragment_size", "_inbox", "_waiter",
                  "_reading_paused", "_closed")
 
@@ -114,7 +114,6 @@ class ServerWebSocket:
         self.protocol = protocol
         self.transport = protocol.transport
         self.loop = asyncio.get_running_loop()
-        self.ws_proto = self  # what Sanic's WebSocketProtocol reads the state from
         self.state = State.OPEN
         self.close_code: int | None = None
         self.max_size = max_size
@@ -251,6 +250,11 @@ class ServerWebSocket:
             waiter.set_result(None)
         if self._closed is not None:
             self._closed.set()
+
+    @property
+    def ws_proto(self) -> "ServerWebSocket":
+        """What Sanic's WebSocketProtocol reads `.state` from (a property: no reference cycle)."""
+        return self
 
     @property
     def closed(self) -> bool:
