@@ -4,6 +4,7 @@ Why not engineio's own `async_mode="sanic"` driver: it answers an HTTP response 
 upgraded socket when a websocket ends (`write() after write_eof()`, a 500 on a bad packet),
 reports every client as 127.0.0.1, has a websocket size limit separate from
 `max_http_buffer_size`, and leaves tasks pending at shutdown. This driver fixes each of those.
+After the HTTP upgrade the websocket is core.websocket's, not Sanic's (docs/performance.md).
 """
 
 from __future__ import annotations
