@@ -51,6 +51,8 @@ class EngineServer(engineio.AsyncServer):
         self._async = _DRIVER
         self.async_mode = "sanic"
         self.frame_flusher = FrameFlusher()
+        # Websockets ready for core.fanout's direct writes, by engineio sid (core.ws_session).
+        self.direct_writers: dict[str, SanicWebSocket] = {}
         # engineio drops (with a traceback) polling POSTs of more than 16 packets, and
         # socket.io-client batches every emit made while a POST is in flight; the byte limit
         # bounds a payload anyway.

@@ -15,34 +15,41 @@ from socketio import packet as sio_packet
 from core.websocket import text_frame
 
 
+# Argument types that can hold no binary data: such an event is encoded without a Packet.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 class FanoutManager(AsyncManager):
     """AsyncManager whose emits without callbacks encode once and skip the per-recipient tasks."""
+
+    def _encode(self, event, args, namespace) -> str | list:
+        """What python-socketio's Packet(EVENT, namespace, [event, *args]).encode() gives."""
+        if namespace == "/" and all(arg.__class__ in _SCALARS for arg in args):
+            return "2" + self.server.packet_class.json.dumps([event, *args], separators=(",", ":"))
+        return self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
 
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None,
                    to=None, **kwargs):
         room = to or room
-        if callback or namespace not in self.rooms or not getattr(self.server.eio, "direct_writes", True):
+        eio = self.server.eio
+        if callback or namespace not in self.rooms or not getattr(eio, "direct_writes", True):
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                       callback=callback, **kwargs)
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
-                                           data=[event, *args]).encode()
+        encoded = self._encode(event, args, namespace)
         if isinstance(encoded, list):  # binary attachments: the ordinary path handles them
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
         pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        frame = None
+        writers = getattr(eio, "direct_writers", None) or {}
+        frame = text_frame(("4" + encoded).encode()) if writers else None
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        sockets = self.server.eio.sockets
+        sockets = eio.sockets
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
-            sock = sockets.get(eio_sid)
-            if sock is None or sock.closed or sock.closing:
+            writer = writers.get(eio_sid)
+            if writer is not None and writer.write_frame(frame):
                 continue
-            direct = getattr(sock, "direct_writer", None)
-            if direct is not None and sock.upgraded and not sock.upgrading and sock.queue.empty():
-                if frame is None:
-                    frame = text_frame(pkt.encode().encode())
-                if direct.write_frame(frame):
-                    continue
-            sock.queue.put_nowait(pkt)  # the socket's writer (or the next poll) sends it, in order
+            sock = sockets.get(eio_sid)
+            if sock is not None and not sock.closed and not sock.closing:
+                sock.queue.put_nowait(pkt)  # the socket's writer (or the next poll) sends it, in order

@@ -13,22 +13,22 @@ import asyncio
 class LeanQueue:
     """put/get/get_nowait/put_nowait/empty/qsize/task_done/join, as asyncio.Queue has them."""
 
-    __slots__ = ("_items", "_getters", "_unfinished", "_joiners")
+    __slots__ = ("items", "_getters", "_unfinished", "_joiners")
 
     def __init__(self):
-        self._items: list = []
+        self.items: list = []  # what is waiting, oldest first (read it, do not change it)
         self._getters: list[asyncio.Future] | None = None
         self._unfinished = 0
         self._joiners: list[asyncio.Future] | None = None
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def empty(self) -> bool:
-        return not self._items
+        return not self.items
 
     def put_nowait(self, item) -> None:
-        self._items.append(item)
+        self.items.append(item)
         self._unfinished += 1
         getters = self._getters
         while getters:
@@ -41,12 +41,12 @@ class LeanQueue:
         self.put_nowait(item)
 
     def get_nowait(self):
-        if not self._items:
+        if not self.items:
             raise asyncio.QueueEmpty
-        return self._items.pop(0)
+        return self.items.pop(0)
 
     async def get(self):
-        while not self._items:
+        while not self.items:
             getter = asyncio.get_running_loop().create_future()
             if self._getters is None:
                 self._getters = []
@@ -57,10 +57,10 @@ class LeanQueue:
                 getter.cancel()
                 if getter in self._getters:
                     self._getters.remove(getter)
-                elif self._items:
+                elif self.items:
                     self._wake_next()  # it was woken for an item it will not take: pass it on
                 raise
-        return self._items.pop(0)
+        return self.items.pop(0)
 
     def _wake_next(self) -> None:
         for getter in self._getters or ():

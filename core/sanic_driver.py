@@ -123,7 +123,7 @@ def _valid_eio_frame(data: str | bytes) -> bool:
 class SanicWebSocket:
     """The websocket object engineio drives: core.websocket on the connection Sanic accepted."""
 
-    __slots__ = ("handler", "server", "environ", "_ws", "_sending", "_pending")
+    __slots__ = ("handler", "server", "environ", "session", "_ws", "_sending", "_pending", "_queued")
 
     def __init__(self, handler, server):
         self.handler = handler
@@ -132,11 +132,13 @@ class SanicWebSocket:
         self._ws: ServerWebSocket | None = None
         self._sending = 0
         self._pending: list[bytes] | None = None
+        self.session = getattr(handler, "__self__", None)  # the engineio socket this serves
+        self._queued = self.session.queue.items if self.session is not None else ()
 
     async def __call__(self, environ: dict):
         request: Request = environ["sanic.request"]
         self.environ = environ
-        session = getattr(self.handler, "__self__", None)  # the engineio socket this serves
+        session = self.session
         try:
             self._ws = await accept(request, self.server.max_http_buffer_size)
         except HandshakeError as exc:
@@ -144,8 +146,6 @@ class SanicWebSocket:
             if session is not None:
                 await session.close(wait=False, abort=True)  # engineio then forgets it
             return text(f"invalid websocket handshake: {exc}", status=400)
-        if session is not None and getattr(self.server, "direct_writes", False):
-            session.direct_writer = self  # lets core.fanout write broadcast frames directly
         try:
             if session is not None:
                 await run_session(session, self)
@@ -173,20 +173,23 @@ class SanicWebSocket:
 
     def write_frame(self, frame: bytes) -> bool:
         """Write a ready websocket frame now if nothing can be in flight ahead of it."""
-        ws = self._ws
-        if ws is None or self._sending or not ws.can_write_now():
-            return False  # closed, a send waiting for the peer, or a slow reader: use the queue
-        if self._pending is None:
-            self._pending = [frame]
-            self.server.frame_flusher.add(self)
-        else:
-            self._pending.append(frame)
+        if self._queued:
+            return False  # packets queued for the writer go first
+        pending = self._pending
+        if pending is not None:  # checked below earlier in this loop iteration
+            pending.append(frame)
+            return True
+        session = self.session
+        if self._sending or session.closing or session.closed or not self._ws.can_write_now():
+            return False  # a send waiting for the peer, a closing session or a slow reader
+        self._pending = [frame]
+        self.server.frame_flusher.add(self)
         return True
 
     def flush(self) -> None:
         """Write the frames write_frame() collected during this loop iteration, in one call."""
         frames, self._pending = self._pending, None
-        if frames and self._ws is not None:
+        if frames:
             self._ws.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def wait(self) -> str | bytes:
