@@ -113,11 +113,15 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
                 await self._wakeup.wait()
             batch = [self._outbox[i] for i in range(min(BATCH, len(self._outbox)))]
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for _, body in batch:
-                        pipe.xadd(self.stream, {"m": body}, maxlen=self.config.stream_maxlen,
-                                  approximate=True)
-                    await pipe.execute()
+                if len(batch) == 1:  # the usual case at chat rates: one round trip, no pipeline object
+                    await self._redis.xadd(self.stream, {"m": batch[0][1]},
+                                           maxlen=self.config.stream_maxlen, approximate=True)
+                else:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for _, body in batch:
+                            pipe.xadd(self.stream, {"m": body}, maxlen=self.config.stream_maxlen,
+                                      approximate=True)
+                        await pipe.execute()
             except (RedisError, OSError) as exc:
                 self._set_state(writer=False, error=exc)
                 await asyncio.sleep(self.config.retry_interval)
