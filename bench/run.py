@@ -327,6 +327,36 @@ def throughput_rows(label: str, res: dict) -> list[tuple]:
     return rows
 
 
+def equal_load(res: dict) -> tuple[int, dict] | None:
+    """The highest offered rate that both servers passed, and each one's step at that rate.
+
+    Both searches start at the same rate and double, so their steps meet at the same rates;
+    comparing there is the issue's "latency at equal offered load".
+    """
+    passed = {}
+    for impl in IMPLS:
+        steps = _get(res.get(impl), "steps")
+        if not steps:
+            return None
+        passed[impl] = {round(step["offered_deliveries_s"]): step for step in steps if step["pass"]}
+    common = set.intersection(*(set(p) for p in passed.values()))
+    if not common:
+        return None
+    rate = max(common)
+    return rate, {impl: passed[impl][rate] for impl in IMPLS}
+
+
+def equal_load_rows(label: str, res: dict) -> list[tuple]:
+    found = equal_load(res)
+    if found is None:
+        return []
+    rate, steps = found
+    return [(f"{label}: {metric} at equal load ({rate:,} deliv/s)",
+             {i: steps[i].get(key) for i in IMPLS}, 1, "")
+            for metric, key in (("server CPU us/delivery", "cpu_us_per_delivery"),
+                                ("p50 latency ms", "p50_ms"), ("p99 latency ms", "p99_ms"))]
+
+
 def scenario_label(name: str, res: dict) -> str:
     any_res = next((r for r in res.values() if r and "error" not in r), {})
     if name.startswith("fanout"):
@@ -396,7 +426,7 @@ def build_rows(results: dict) -> tuple[list[tuple], list[str]]:
     for name, res in results.items():
         label = scenario_label(name, res)
         if name.startswith("fanout") or name == "rooms":
-            rows += throughput_rows(label, res)
+            rows += throughput_rows(label, res) + equal_load_rows(label, res)
         elif name == "idle":
             rows.append(("idle RSS MB per 1000 connections",
                          {i: _get(res.get(i), "rss_mb_per_1000") for i in IMPLS}, 1, ""))
