@@ -74,7 +74,7 @@ class SocketServer(ProtectedServer):
         return EngineServer
 
 
-LIBRARY_TASKS = ("engineio", "socketio", "sanic/server/websockets")
+LIBRARY_TASKS = ("engineio", "socketio", "core/ws_session")
 
 
 async def cancel_leftover_tasks(timeout: float) -> None:
@@ -83,7 +83,7 @@ async def cancel_leftover_tasks(timeout: float) -> None:
     leftovers = []
     for task in asyncio.all_tasks():
         code = getattr(task.get_coro(), "cr_code", None)
-        # Sanic's websocket tasks too: a peer that never answers the close leaves one waiting.
+        # Session writers too: a peer that never answers the close leaves one waiting.
         if task is not current and code and any(part in code.co_filename for part in LIBRARY_TASKS):
             task.cancel()
             leftovers.append(task)

@@ -189,7 +189,7 @@ class SanicWebSocket:
     def flush(self) -> None:
         """Write the frames write_frame() collected during this loop iteration, in one call."""
         frames, self._pending = self._pending, None
-        if frames:
+        if frames and self._ws.open:  # nothing after our close frame
             self._ws.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def wait(self) -> str | bytes:

@@ -18,13 +18,19 @@ import struct
 
 from websockets.protocol import State  # Sanic's WebSocketProtocol reads `.ws_proto.state`
 
+def apply_mask_py(data: bytes, mask: bytes) -> bytes:
+    """XOR data with the 4-byte mask repeated (RFC 6455 5.3), in pure Python."""
+    size = len(data)
+    if not size:
+        return b""
+    key = int.from_bytes((mask * ((size + 3) // 4))[:size], "big")
+    return (int.from_bytes(data, "big") ^ key).to_bytes(size, "big")
+
+
 try:
     from websockets.speedups import apply_mask
 except ImportError:  # the pure-Python build of websockets
-    def apply_mask(data: bytes, mask: bytes) -> bytes:
-        size = len(data)
-        key = int.from_bytes(mask * (size // 4 + 1), "big") >> (8 * (3 - (size - 1) % 4)) if size else 0
-        return (int.from_bytes(data, "big") ^ key).to_bytes(size, "big")
+    apply_mask = apply_mask_py
 
 log = logging.getLogger("chat.websocket")
 
@@ -41,10 +47,14 @@ CLOSE_TOO_BIG = 1009
 # Messages waiting for the session before the socket stops reading from the peer.
 INBOX_HIGH = 64
 INBOX_LOW = 16
+# ... or before this many bytes wait (a message may be up to max_size).
+INBOX_HIGH_BYTES = 1024 * 1024
 # Unsent bytes in the transport above which send() waits (Sanic's protocol pauses writing there).
 SEND_HIGH_WATER = 64 * 1024
 # How long a close waits for the peer's close frame before the connection is dropped.
 CLOSE_TIMEOUT = 2.0
+# Close codes a peer may send (RFC 6455 7.4): the defined ones and the registered/private ranges.
+VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
 
 
 class HandshakeError(ValueError):
@@ -106,9 +116,9 @@ class ServerWebSocket:
     shutdown; those are the attributes it has.
     """
 
-    __slots__ = ("protocol", "transport", "loop", "state", "close_code", "max_size", "_buffer",
-                 "_fragments", "_fragment_opcode", "_fragment_size", "_inbox", "_waiter",
-                 "_reading_paused", "_closed")
+    __slots__ = ("protocol", "transport", "loop", "state", "close_code", "max_size", "_partial",
+                 "_partial_size", "_needed", "_fragments", "_fragment_opcode", "_fragment_size",
+                 "_inbox", "_inbox_bytes", "_waiter", "_reading_paused", "_closed", "_lost")
 
     def __init__(self, protocol, max_size: int):
         self.protocol = protocol
@@ -117,13 +127,19 @@ class ServerWebSocket:
         self.state = State.OPEN
         self.close_code: int | None = None
         self.max_size = max_size
-        self._buffer = b""  # the start of a frame not fully received yet
+        # The start of a frame not fully received yet, in pieces (joined once the frame is
+        # complete, so a large message costs one copy), and how many bytes it needs in all.
+        self._partial: list[bytes] = []
+        self._partial_size = 0
+        self._needed = 0
         self._fragments: list[bytes] | None = None
         self._fragment_opcode = OP_TEXT
         self._fragment_size = 0
         self._inbox: list = []  # short (reading pauses at INBOX_HIGH), so a list, not a deque
+        self._inbox_bytes = 0
         self._waiter: asyncio.Future | None = None
         self._reading_paused = False
+        self._lost = False  # connection_lost() came
         self._closed: asyncio.Event | None = None  # created by wait_closed() when someone waits
 
     # ---- what the peer sends ------------------------------------------------------------------
@@ -131,10 +147,15 @@ class ServerWebSocket:
     def data_received(self, data: bytes) -> None:
         if self.state is State.CLOSED:
             return
-        if self._buffer:
-            data = self._buffer + data
-            self._buffer = b""
+        if self._partial:
+            self._partial.append(data)
+            self._partial_size += len(data)
+            if self._partial_size < self._needed:
+                return
+            data = b"".join(self._partial)
+            self._partial, self._partial_size = [], 0
         offset = 0
+        self._needed = 0
         end = len(data)
         while end - offset >= 2:
             first, second = data[offset], data[offset + 1]
@@ -160,13 +181,15 @@ class ServerWebSocket:
                 self._fail(CLOSE_TOO_BIG, f"message of {size} bytes over the limit of {self.max_size}")
                 return
             if end - pos < 4 + size:
+                self._needed = pos + 4 + size - offset
                 break
             payload = apply_mask(data[pos + 4:pos + 4 + size], data[pos:pos + 4]) if size else b""
             offset = pos + 4 + size
             if not self._on_frame(first & 0x80, first & 0x0F, payload):
                 return
         if offset < end:
-            self._buffer = data[offset:]
+            self._partial = [data[offset:]]
+            self._partial_size = end - offset
 
     def _on_frame(self, fin: int, opcode: int, payload: bytes) -> bool:
         """Handle one frame; False when the connection is being closed."""
@@ -212,19 +235,29 @@ class ServerWebSocket:
 
     def _deliver(self, message: str | bytes) -> None:
         self._inbox.append(message)
+        self._inbox_bytes += len(message)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if len(self._inbox) >= INBOX_HIGH and not self._reading_paused:
+        if (len(self._inbox) >= INBOX_HIGH or self._inbox_bytes >= INBOX_HIGH_BYTES) and not self._reading_paused:
             self._reading_paused = True  # the session is behind: let TCP push back on the peer
             self.transport.pause_reading()
 
     def _on_close_frame(self, payload: bytes) -> None:
-        code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else CLOSE_NORMAL
+        if len(payload) == 1:
+            self._fail(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload")
+            return
+        code = struct.unpack("!H", payload[:2])[0] if payload else CLOSE_NORMAL
+        if payload and code not in VALID_CLOSE_CODES and not 3000 <= code < 5000:
+            self._fail(CLOSE_PROTOCOL_ERROR, f"invalid close code {code}")
+            return
+        try:
+            payload[2:].decode("utf-8")
+        except UnicodeDecodeError:
+            self._fail(CLOSE_INVALID_DATA, "close reason is not valid UTF-8")
+            return
         if self.state is State.OPEN:
-            # Echo the code, as RFC 6455 5.5.1 asks; 1005/1006/1015 may not be sent on the wire.
-            reply = code if 1000 <= code < 5000 and code not in (1005, 1006, 1015) else CLOSE_NORMAL
-            self.write(close_frame(reply))
+            self.write(close_frame(code))  # echo the code, as RFC 6455 5.5.1 asks
         self.close_code = code
         self._finish()
 
@@ -239,10 +272,20 @@ class ServerWebSocket:
     def _finish(self) -> None:
         """Stop reading and close the TCP connection once what is written has gone out."""
         self.state = State.CLOSED
-        self._buffer = b""
-        if not self.transport.is_closing():
-            self.transport.close()
+        self._partial, self._partial_size = [], 0
+        self._close_transport()
         self._wake()
+
+    def _close_transport(self) -> None:
+        transport = self.transport
+        if not transport.is_closing():
+            transport.close()
+            # A peer that reads nothing never lets the buffered bytes out: drop it after a while.
+            self.loop.call_later(CLOSE_TIMEOUT, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if not self._lost:
+            self.transport.abort()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -250,6 +293,9 @@ class ServerWebSocket:
             waiter.set_result(None)
         if self._closed is not None:
             self._closed.set()
+        can_write = getattr(self.protocol, "_can_write", None)
+        if can_write is not None:
+            can_write.set()  # a send() waiting for the peer to read gives up (the state says why)
 
     @property
     def ws_proto(self) -> "ServerWebSocket":
@@ -259,6 +305,10 @@ class ServerWebSocket:
     @property
     def closed(self) -> bool:
         return self.state is State.CLOSED
+
+    @property
+    def open(self) -> bool:
+        return self.state is State.OPEN
 
     @property
     def peer(self) -> str:
@@ -276,10 +326,16 @@ class ServerWebSocket:
                 await self._waiter
             finally:
                 self._waiter = None
-        if self._reading_paused and len(inbox) <= INBOX_LOW and self.state is State.OPEN:
-            self._reading_paused = False
+        message = inbox.pop(0)
+        self._inbox_bytes -= len(message)
+        if self._reading_paused and len(inbox) <= INBOX_LOW and self._inbox_bytes < INBOX_HIGH_BYTES:
+            self._resume_reading()
+        return message
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        if self.state is not State.CLOSED and not self.transport.is_closing():
             self.transport.resume_reading()
-        return inbox.pop(0)
 
     # ---- what we send ---------------------------------------------------------------------------
 
@@ -319,6 +375,8 @@ class ServerWebSocket:
             self.state = State.CLOSING
             self.write(close_frame(code))
             self.close_code = code
+            if self._reading_paused:
+                self._resume_reading()  # the peer's close frame is behind what we stopped reading
             try:
                 await asyncio.wait_for(self.wait_closed(), CLOSE_TIMEOUT)
             except asyncio.TimeoutError:
@@ -339,14 +397,23 @@ class ServerWebSocket:
             self.close_code = code
         if self.state is not State.CLOSED:
             self.state = State.CLOSED
-            if not self.transport.is_closing():
-                self.transport.close()
+            self._close_transport()
             self._wake()
+
+    def fail_connection(self, code: int = 1006, reason: str = "") -> bool:
+        """Drop the connection now (Sanic calls this at shutdown for what is still open)."""
+        self.close_code = self.close_code or code
+        self.state = State.CLOSED
+        if not self._lost:
+            self.transport.abort()
+        self._wake()
+        return True
 
     def eof_received(self) -> bool:
         return False  # the transport closes; connection_lost follows
 
     def connection_lost(self, exc) -> None:
+        self._lost = True
         if self.close_code is None:
             self.close_code = 1006
         self.state = State.CLOSED

@@ -1,10 +1,11 @@
 """An Engine.IO websocket session loop without a task and a timer per received message.
 
 engineio's own loop wraps every read in a new task and an `asyncio.wait_for`, and its writer a
-`wait_for` per wake-up. Here reads are awaited directly from core.websocket, and the writer
-waits on the queue alone. A peer that goes silent is still dropped: engineio's service task
-closes a session whose pongs stop, the writer sends the CLOSE packet and closes the websocket,
-and that ends the read.
+`wait_for` (a task in Python 3.11) per wake-up. Here reads are awaited directly from
+core.websocket, and the writer waits on the queue under a plain timeout. A peer that goes
+silent is still dropped: engineio's service task closes a session whose pongs stop, and the
+writer, hearing nothing for a ping cycle, finds it closed and closes the websocket, which ends
+the read.
 """
 
 from __future__ import annotations
@@ -43,8 +44,17 @@ async def _upgrade(sock, ws) -> bool:
 async def _write_queued(sock, ws) -> None:
     """Send what is queued for the socket (pings, acks, anything not written directly)."""
     queue = sock.queue
+    # engineio closes some sessions without queueing anything (a ping timeout, the client's
+    # close packet): a writer that hears nothing for a ping cycle checks and, if so, ends.
+    idle_limit = sock.server.ping_interval + sock.server.ping_timeout
     while True:
-        packets = [await queue.get()]  # no timeout: a closed session always queues None or CLOSE
+        try:
+            async with asyncio.timeout(idle_limit):
+                packets = [await queue.get()]
+        except TimeoutError:
+            if sock.closed or sock.closing:
+                break
+            continue
         queue.task_done()
         while not queue.empty():
             packets.append(queue.get_nowait())
@@ -86,6 +96,8 @@ async def run_session(sock, ws) -> None:
                     await on_message(sock.sid, data[1:])
                     continue
                 await sock.receive(eio_packet.Packet(encoded_packet=data))
+                if sock.closed:
+                    break  # the client's close packet
             except exceptions.UnknownPacketError:
                 pass
             except exceptions.SocketIsClosedError:

@@ -4,10 +4,11 @@ import asyncio
 import base64
 import os
 import struct
+import time
 
 import pytest
 
-from core.websocket import accept_key
+from core.websocket import accept_key, apply_mask_py
 from tests.support.raw import LogMark, event_packet, health, parse_ack, wait_until
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -99,7 +100,10 @@ class WireClient:
                 return args
 
     async def closed_with(self, timeout: float = 5.0) -> int | None:
-        """The code of the server's close frame (skipping messages before it), then EOF."""
+        """The code of the server's close frame (skipping messages, not answering pings), then EOF.
+
+        Answers the close frame as a client does, so the server need not wait for it.
+        """
         code = None
         while True:
             try:
@@ -108,7 +112,11 @@ class WireClient:
                 return code
             if opcode == OP_CLOSE:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-                assert await asyncio.wait_for(self.reader.read(), timeout) == b"", "data after close"
+                self.send(client_frame(OP_CLOSE, payload[:2]))
+                try:
+                    assert await asyncio.wait_for(self.reader.read(), timeout) == b"", "data after close"
+                except ConnectionResetError:
+                    pass  # the server had closed already (a protocol error): our reply met a reset
                 return code
 
     def close(self) -> None:
@@ -131,6 +139,15 @@ async def wire(server):
 
 def chat(text: str, ack_id: int) -> bytes:
     return client_frame(OP_TEXT, event_packet("broadcast", text, ack_id=ack_id))
+
+
+@pytest.mark.parametrize("size", range(0, 41))
+def test_pure_python_unmasking_matches_the_c_one(size):
+    from websockets.speedups import apply_mask
+
+    data, mask = os.urandom(size), os.urandom(4)
+    assert apply_mask_py(data, mask) == apply_mask(data, mask)
+    assert apply_mask_py(apply_mask_py(data, mask), mask) == data
 
 
 def test_accept_key_is_the_one_from_rfc_6455():
@@ -222,8 +239,13 @@ async def test_close_from_the_client_is_echoed_and_the_session_ends(server, wire
     (client_frame(OP_CONT, b"nothing to continue"), 1002),
     (client_frame(OP_TEXT, b"42[\"broadcast\",\"\xff\xfe\"]"), 1007),
     (client_frame(OP_TEXT, b"", claimed_size=2**40), 1009),
+    (client_frame(OP_CLOSE, b"\x03"), 1002),
+    (client_frame(OP_CLOSE, struct.pack("!H", 1005)), 1002),
+    (client_frame(OP_CLOSE, struct.pack("!H", 999)), 1002),
+    (client_frame(OP_CLOSE, struct.pack("!H", 1000) + b"\xff"), 1007),
 ], ids=["unmasked", "rsv1-without-extension", "reserved-opcode", "long-ping", "fragmented-ping",
-        "orphan-continuation", "invalid-utf8", "oversized"])
+        "orphan-continuation", "invalid-utf8", "oversized", "close-1-byte", "close-1005", "close-999",
+        "close-reason-not-utf8"])
 async def test_protocol_errors_close_with_their_code_and_spare_the_others(server, wire, frame, code):
     client, bystander = await wire(), await wire()
     mark = LogMark(server)
@@ -232,6 +254,33 @@ async def test_protocol_errors_close_with_their_code_and_spare_the_others(server
     assert len(await mark.wait_for("closing websocket from")) == 1
     bystander.send(chat("still here", 7))
     assert (await bystander.ack(7))[0]["ok"] is True
+
+
+async def test_application_close_code_is_echoed(wire):
+    client = await wire()
+    client.send(client_frame(OP_CLOSE, struct.pack("!H", 4000) + "au revoir".encode()))
+    assert await client.closed_with() == 4000
+
+
+async def test_peer_that_stops_answering_pings_is_closed(start_server):
+    """engineio ends such a session without queueing a packet; the websocket must close anyway."""
+    srv = start_server({"server": {"ping_interval": 1, "ping_timeout": 1}})
+    client = await WireClient.open(srv.url)
+    started = time.monotonic()
+    try:
+        assert await client.closed_with(timeout=10) == 1000
+        assert time.monotonic() - started < 7
+        await wait_until(lambda: health(srv.url)["sessions"] == 0, timeout=3, what="session gone")
+    finally:
+        client.close()
+
+
+async def test_engineio_close_packet_ends_the_session_and_the_connection(server, wire):
+    client = await wire()
+    sessions = health(server.url)["sessions"]
+    client.send(client_frame(OP_TEXT, "1"))
+    assert await client.closed_with(timeout=5) == 1000
+    await wait_until(lambda: health(server.url)["sessions"] <= sessions - 1, timeout=3, what="session ended")
 
 
 async def test_new_message_inside_a_fragmented_one_is_a_protocol_error(wire):
