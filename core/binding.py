@@ -58,6 +58,17 @@ class EngineServer(engineio.AsyncServer):
         # bounds a payload anyway.
         eio_payload.Payload.max_decode_packets = MAX_PACKETS_PER_POST
 
+    async def _trigger_event(self, event, *args, **kwargs):
+        ret = await super()._trigger_event(event, *args, **kwargs)
+        if event == "disconnect":
+            sock = self.sockets.get(args[0])
+            if sock is not None and sock.upgraded:
+                # engineio closes a session (ping timeout, the client's close packet) without
+                # telling its websocket writer; None ends the writer after what close() still
+                # queues synchronously (the CLOSE packet), so it runs on the next loop turn.
+                asyncio.get_running_loop().call_soon(sock.queue.put_nowait, None)
+        return ret
+
     def create_queue(self, *args, **kwargs):
         return LeanQueue()  # one per connection: asyncio.Queue is several times its size
 

@@ -2,10 +2,9 @@
 
 engineio's own loop wraps every read in a new task and an `asyncio.wait_for`, and its writer a
 `wait_for` (a task in Python 3.11) per wake-up. Here reads are awaited directly from
-core.websocket, and the writer waits on the queue under a plain timeout. A peer that goes
-silent is still dropped: engineio's service task closes a session whose pongs stop, and the
-writer, hearing nothing for a ping cycle, finds it closed and closes the websocket, which ends
-the read.
+core.websocket, and the writer waits on the queue alone: when engineio closes a session (a
+ping timeout, the client's close packet), core.binding.EngineServer queues None behind the
+CLOSE packet, the writer sends what is queued and closes the websocket, which ends the read.
 """
 
 from __future__ import annotations
@@ -44,17 +43,8 @@ async def _upgrade(sock, ws) -> bool:
 async def _write_queued(sock, ws) -> None:
     """Send what is queued for the socket (pings, acks, anything not written directly)."""
     queue = sock.queue
-    # engineio closes some sessions without queueing anything (a ping timeout, the client's
-    # close packet): a writer that hears nothing for a ping cycle checks and, if so, ends.
-    idle_limit = sock.server.ping_interval + sock.server.ping_timeout
     while True:
-        try:
-            async with asyncio.timeout(idle_limit):
-                packets = [await queue.get()]
-        except TimeoutError:
-            if sock.closed or sock.closing:
-                break
-            continue
+        packets = [await queue.get()]  # a session that ends always queues None (EngineServer)
         queue.task_done()
         while not queue.empty():
             packets.append(queue.get_nowait())
@@ -66,8 +56,8 @@ async def _write_queued(sock, ws) -> None:
                 await ws.send(pkt.encode())
         except Exception:
             break
-        if None in packets or sock.closed:
-            break  # ended here, or closed by engineio (its CLOSE packet was the last one)
+        if None in packets:
+            break
     await ws.close()
 
 
