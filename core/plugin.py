@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import socketio
 from pydantic import BaseModel
@@ -94,13 +93,9 @@ class PluginContext:
         """A short client label for log lines."""
         return f"{sid} ({self.client_address(sid) or 'unknown address'})"
 
-    @asynccontextmanager
-    async def session(self, sid: str) -> AsyncIterator[dict]:
-        """This plugin's part of the connection's session (changes are kept)."""
-        # get_session() hands out the live per-connection dict, so there is nothing to save;
-        # sio.session() would also build a class on every call, a hot-path cost.
-        session = await self.sio.get_session(sid)
-        yield session.setdefault(self.name, {})
+    def session(self, sid: str) -> "SessionPart":
+        """`async with ctx.session(sid) as state`: this plugin's part of the connection's session."""
+        return SessionPart(self.sio, sid, self.name)
 
     # Internal events ---------------------------------------------------------------------
 
@@ -123,3 +118,24 @@ class PluginContext:
                  standalone_path: str | None = None, **context: Any) -> None:
         """Serve a template from this plugin's templates/ folder (and a file:// copy)."""
         self._pages.add(self.name, self._templates, path, template, title, standalone_path, **context)
+
+
+class SessionPart:
+    """One plugin's dict in a connection's session, as an async context manager (changes are kept).
+
+    get_session() hands out the live per-connection dict, so there is nothing to save on exit;
+    sio.session() would build a class on every call, and a generator-based context manager
+    costs a generator and its frames per message.
+    """
+
+    __slots__ = ("_sio", "_sid", "_name")
+
+    def __init__(self, sio, sid: str, name: str):
+        self._sio, self._sid, self._name = sio, sid, name
+
+    async def __aenter__(self) -> dict:
+        session = await self._sio.get_session(self._sid)
+        return session.setdefault(self._name, {})
+
+    async def __aexit__(self, *exc_info) -> bool:
+        return False
