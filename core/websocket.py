@@ -3,46 +3,24 @@
 Sanic's own websocket (on the `websockets` package) parses each frame with generators, hands it
 over through an assembler with its own locks and events, and costs a task and a future per
 `recv()`; for a room chat that was a third of the server's CPU per message. Here frames are
-parsed in `data_received` and complete messages queue up for the session, which wakes once per
-batch. No extensions are negotiated (permessage-deflate stays off, as the server's default).
+parsed in `data_received` (core.ws_frames) and complete messages queue up for the session, which
+wakes once per batch. No extensions are negotiated (permessage-deflate stays off, as the
+server's default).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
 import logging
-import struct
 
 from websockets.protocol import State  # Sanic's WebSocketProtocol reads `.ws_proto.state`
 
-def apply_mask_py(data: bytes, mask: bytes) -> bytes:
-    """XOR data with the 4-byte mask repeated (RFC 6455 5.3), in pure Python."""
-    size = len(data)
-    if not size:
-        return b""
-    key = int.from_bytes((mask * ((size + 3) // 4))[:size], "big")
-    return (int.from_bytes(data, "big") ^ key).to_bytes(size, "big")
+from core.ws_frames import (CLOSE_GOING_AWAY, CLOSE_NORMAL, OP_BINARY, OP_PONG, OP_TEXT, FrameReader,
+                            HandshakeError, ProtocolError, check_handshake, close_frame, frame)
 
-
-try:
-    from websockets.speedups import apply_mask
-except ImportError:  # the pure-Python build of websockets
-    apply_mask = apply_mask_py
+__all__ = ["ConnectionClosed", "HandshakeError", "ServerWebSocket", "accept"]
 
 log = logging.getLogger("chat.websocket")
-
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_INVALID_DATA = 1007
-CLOSE_TOO_BIG = 1009
 
 # Messages waiting for the session before the socket stops reading from the peer.
 INBOX_HIGH = 64
@@ -53,88 +31,30 @@ INBOX_HIGH_BYTES = 1024 * 1024
 SEND_HIGH_WATER = 64 * 1024
 # How long a close waits for the peer's close frame before the connection is dropped.
 CLOSE_TIMEOUT = 2.0
-# Close codes a peer may send (RFC 6455 7.4): the defined ones and the registered/private ranges.
-VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
-
-
-class HandshakeError(ValueError):
-    """The upgrade request is not a valid RFC 6455 websocket handshake."""
 
 
 class ConnectionClosed(OSError):
     """The websocket is closed (engineio ends a session on OSError)."""
 
 
-def accept_key(key: str) -> str:
-    """Sec-WebSocket-Accept for a Sec-WebSocket-Key."""
-    return base64.b64encode(hashlib.sha1(key.encode("ascii") + GUID).digest()).decode("ascii")
-
-
-def check_handshake(headers) -> str:
-    """The Sec-WebSocket-Accept value for a valid upgrade request; HandshakeError otherwise."""
-    if "websocket" not in headers.get("upgrade", "").lower():
-        raise HandshakeError("missing Upgrade: websocket")
-    if "upgrade" not in [token.strip() for token in headers.get("connection", "").lower().split(",")]:
-        raise HandshakeError("missing Connection: upgrade")
-    if headers.get("sec-websocket-version", "").strip() != "13":
-        raise HandshakeError("unsupported Sec-WebSocket-Version")
-    key = headers.get("sec-websocket-key", "").strip()
-    try:
-        if len(base64.b64decode(key, validate=True)) != 16:
-            raise HandshakeError("invalid Sec-WebSocket-Key")
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise HandshakeError("invalid Sec-WebSocket-Key") from None
-    return accept_key(key)
-
-
-def frame(opcode: int, payload: bytes) -> bytes:
-    """An unmasked, final server frame."""
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x80 | opcode, size)
-    elif size < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
-    return header + payload
-
-
-def text_frame(payload: bytes) -> bytes:
-    """A final text frame (what broadcasts write to every websocket recipient)."""
-    return frame(OP_TEXT, payload)
-
-
-def close_frame(code: int, reason: str = "") -> bytes:
-    return frame(OP_CLOSE, struct.pack("!H", code) + reason.encode("utf-8")[:120])
-
-
-class ServerWebSocket:
-    """One accepted websocket: parses the peer's frames, queues its messages, writes ours.
+class ServerWebSocket(FrameReader):
+    """One accepted websocket: reads the peer's frames, queues its messages, writes ours.
 
     Sanic's WebSocketProtocol forwards data_received, eof_received and connection_lost to it,
     calls end_connection() when the handler is done and reads `ws_proto.state` and `loop` at
     shutdown; those are the attributes it has.
     """
 
-    __slots__ = ("protocol", "transport", "loop", "state", "close_code", "max_size", "_partial",
-                 "_partial_size", "_needed", "_fragments", "_fragment_opcode", "_fragment_size",
-                 "_inbox", "_inbox_bytes", "_waiter", "_reading_paused", "_closed", "_lost")
+    __slots__ = ("protocol", "transport", "loop", "state", "close_code", "_inbox", "_inbox_bytes",
+                 "_waiter", "_reading_paused", "_closed", "_lost")
 
     def __init__(self, protocol, max_size: int):
+        super().__init__(max_size)
         self.protocol = protocol
         self.transport = protocol.transport
         self.loop = asyncio.get_running_loop()
         self.state = State.OPEN
         self.close_code: int | None = None
-        self.max_size = max_size
-        # The start of a frame not fully received yet, in pieces (joined once the frame is
-        # complete, so a large message costs one copy), and how many bytes it needs in all.
-        self._partial: list[bytes] = []
-        self._partial_size = 0
-        self._needed = 0
-        self._fragments: list[bytes] | None = None
-        self._fragment_opcode = OP_TEXT
-        self._fragment_size = 0
         self._inbox: list = []  # short (reading pauses at INBOX_HIGH), so a list, not a deque
         self._inbox_bytes = 0
         self._waiter: asyncio.Future | None = None
@@ -147,93 +67,15 @@ class ServerWebSocket:
     def data_received(self, data: bytes) -> None:
         if self.state is State.CLOSED:
             return
-        if self._partial:
-            self._partial.append(data)
-            self._partial_size += len(data)
-            if self._partial_size < self._needed:
-                return
-            data = b"".join(self._partial)
-            self._partial, self._partial_size = [], 0
-        offset = 0
-        self._needed = 0
-        end = len(data)
-        while end - offset >= 2:
-            first, second = data[offset], data[offset + 1]
-            size = second & 0x7F
-            pos = offset + 2
-            if size == 126:
-                if end - pos < 2:
-                    break
-                size = (data[pos] << 8) | data[pos + 1]
-                pos += 2
-            elif size == 127:
-                if end - pos < 8:
-                    break
-                size = int.from_bytes(data[pos:pos + 8], "big")
-                pos += 8
-            if not second & 0x80:
-                self._fail(CLOSE_PROTOCOL_ERROR, "unmasked client frame")
-                return
-            if first & 0x70:
-                self._fail(CLOSE_PROTOCOL_ERROR, "reserved bits set (no extension was negotiated)")
-                return
-            if size > self.max_size:
-                self._fail(CLOSE_TOO_BIG, f"message of {size} bytes over the limit of {self.max_size}")
-                return
-            if end - pos < 4 + size:
-                self._needed = pos + 4 + size - offset
-                break
-            payload = apply_mask(data[pos + 4:pos + 4 + size], data[pos:pos + 4]) if size else b""
-            offset = pos + 4 + size
-            if not self._on_frame(first & 0x80, first & 0x0F, payload):
-                return
-        if offset < end:
-            self._partial = [data[offset:]]
-            self._partial_size = end - offset
+        try:
+            self.feed(data)
+        except ProtocolError as exc:
+            self._fail(exc.code, str(exc))
 
-    def _on_frame(self, fin: int, opcode: int, payload: bytes) -> bool:
-        """Handle one frame; False when the connection is being closed."""
-        if opcode >= OP_CLOSE:
-            if not fin or len(payload) > 125:
-                return self._fail(CLOSE_PROTOCOL_ERROR, "fragmented or oversized control frame")
-            if opcode == OP_PING:
-                self.write(frame(OP_PONG, payload))
-            elif opcode == OP_CLOSE:
-                self._on_close_frame(payload)
-                return False
-            elif opcode != OP_PONG:
-                return self._fail(CLOSE_PROTOCOL_ERROR, f"unknown opcode {opcode}")
-            return True
-        if opcode == OP_CONT:
-            if self._fragments is None:
-                return self._fail(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
-            self._fragment_size += len(payload)
-            if self._fragment_size > self.max_size:
-                return self._fail(CLOSE_TOO_BIG, f"message over the limit of {self.max_size} bytes")
-            self._fragments.append(payload)
-            if not fin:
-                return True
-            opcode, payload = self._fragment_opcode, b"".join(self._fragments)
-            self._fragments = None
-        elif opcode in (OP_TEXT, OP_BINARY):
-            if self._fragments is not None:
-                return self._fail(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one")
-            if not fin:
-                self._fragments, self._fragment_opcode, self._fragment_size = [payload], opcode, len(payload)
-                return True
-        else:
-            return self._fail(CLOSE_PROTOCOL_ERROR, f"unknown opcode {opcode}")
-        if opcode == OP_TEXT:
-            try:
-                message = payload.decode("utf-8")
-            except UnicodeDecodeError:
-                return self._fail(CLOSE_INVALID_DATA, "text message is not valid UTF-8")
-        else:
-            message = payload
-        self._deliver(message)
-        return True
+    def on_ping(self, payload: bytes) -> None:
+        self.write(frame(OP_PONG, payload))
 
-    def _deliver(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> None:
         self._inbox.append(message)
         self._inbox_bytes += len(message)
         waiter = self._waiter
@@ -243,19 +85,7 @@ class ServerWebSocket:
             self._reading_paused = True  # the session is behind: let TCP push back on the peer
             self.transport.pause_reading()
 
-    def _on_close_frame(self, payload: bytes) -> None:
-        if len(payload) == 1:
-            self._fail(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload")
-            return
-        code = struct.unpack("!H", payload[:2])[0] if payload else CLOSE_NORMAL
-        if payload and code not in VALID_CLOSE_CODES and not 3000 <= code < 5000:
-            self._fail(CLOSE_PROTOCOL_ERROR, f"invalid close code {code}")
-            return
-        try:
-            payload[2:].decode("utf-8")
-        except UnicodeDecodeError:
-            self._fail(CLOSE_INVALID_DATA, "close reason is not valid UTF-8")
-            return
+    def on_close(self, code: int) -> None:
         if self.state is State.OPEN:
             self.write(close_frame(code))  # echo the code, as RFC 6455 5.5.1 asks
         self.close_code = code
@@ -272,7 +102,7 @@ class ServerWebSocket:
     def _finish(self) -> None:
         """Stop reading and close the TCP connection once what is written has gone out."""
         self.state = State.CLOSED
-        self._partial, self._partial_size = [], 0
+        self.reset()
         self._close_transport()
         self._wake()
 

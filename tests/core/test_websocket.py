@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.websocket import accept_key, apply_mask_py
+from core.ws_frames import accept_key, apply_mask_py
 from tests.support.raw import LogMark, event_packet, health, parse_ack, wait_until
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
