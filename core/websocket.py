@@ -91,13 +91,12 @@ class ServerWebSocket(FrameReader):
         self.close_code = code
         self._finish()
 
-    def _fail(self, code: int, why: str) -> bool:
+    def _fail(self, code: int, why: str) -> None:
         log.warning("closing websocket from %s: %s", self.peer, why)
         if self.state is State.OPEN:
             self.write(close_frame(code))
         self.close_code = code
         self._finish()
-        return False
 
     def _finish(self) -> None:
         """Stop reading and close the TCP connection once what is written has gone out."""
@@ -254,16 +253,17 @@ async def accept(request, max_size: int) -> ServerWebSocket:
     """Answer the upgrade request with 101 and take the connection over from Sanic's HTTP."""
     accept_value = check_handshake(request.headers)
     protocol = request.transport.get_protocol()
-    response = ("HTTP/1.1 101 Switching Protocols\r\n"
-                "Upgrade: websocket\r\n"
-                "Connection: Upgrade\r\n"
-                f"Sec-WebSocket-Accept: {accept_value}\r\n\r\n").encode("ascii")
-    await protocol.send(response)
     ws = ServerWebSocket(protocol, max_size)
-    protocol.websocket = ws  # from here Sanic's protocol hands every byte to ws.data_received
+    # From here Sanic's protocol hands every byte to ws.data_received (set before the 101, so
+    # nothing the client sends after it can land in Sanic's HTTP buffer).
+    protocol.websocket = ws
     # Sanic cancels a connection's handler task when the TCP connection goes, wherever it is:
     # halfway through a message the peer sent just before closing. The session ends by itself
     # (connection_lost wakes it), so the task is taken off Sanic's books; Sanic only uses it for
     # HTTP timeouts, which it stops for websockets anyway.
     protocol._task = None
+    ws.write(("HTTP/1.1 101 Switching Protocols\r\n"
+              "Upgrade: websocket\r\n"
+              "Connection: Upgrade\r\n"
+              f"Sec-WebSocket-Accept: {accept_value}\r\n\r\n").encode("ascii"))
     return ws
