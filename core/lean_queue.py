@@ -13,10 +13,13 @@ import asyncio
 class LeanQueue:
     """put/get/get_nowait/put_nowait/empty/qsize/task_done/join, as asyncio.Queue has them."""
 
-    __slots__ = ("items", "_getters", "_unfinished", "_joiners")
+    __slots__ = ("items", "sink", "_getters", "_unfinished", "_joiners")
 
     def __init__(self):
         self.items: list = []  # what is waiting, oldest first (read it, do not change it)
+        # sink(item) -> bool: takes an item at once when nothing waits ahead of it (a websocket
+        # writing a packet straight out); False leaves it to the queue and its consumer.
+        self.sink = None
         self._getters: list[asyncio.Future] | None = None
         self._unfinished = 0
         self._joiners: list[asyncio.Future] | None = None
@@ -28,6 +31,9 @@ class LeanQueue:
         return not self.items
 
     def put_nowait(self, item) -> None:
+        sink = self.sink
+        if sink is not None and item is not None and not self.items and sink(item):
+            return
         self.items.append(item)
         self._unfinished += 1
         getters = self._getters

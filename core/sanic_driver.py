@@ -17,6 +17,7 @@ from sanic import Request
 from sanic.response import HTTPResponse, text
 
 from core.websocket import HandshakeError, ServerWebSocket, accept
+from core.ws_frames import OP_BINARY, frame, text_frame
 from core.ws_session import run_session
 
 log = logging.getLogger("chat.binding")
@@ -184,6 +185,17 @@ class SanicWebSocket:
             return False  # a send waiting for the peer, a closing session or a slow reader
         self._pending = [frame]
         self.server.frame_flusher.add(self)
+        return True
+
+    def write_packet(self, pkt) -> bool:
+        """Write one of the session's own packets (connect answer, ack, ping) now, if nothing is
+        in flight ahead of it; the queue's writer task would cost two event-loop turns."""
+        session = self.session
+        if self._sending or session.closed or not self._ws.can_write_now():
+            return False
+        self.flush()  # broadcast frames collected before it go first
+        data = pkt.encode()
+        self._ws.write(text_frame(data.encode()) if isinstance(data, str) else frame(OP_BINARY, data))
         return True
 
     def flush(self) -> None:

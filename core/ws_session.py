@@ -73,6 +73,7 @@ async def run_session(sock, ws) -> None:
     writer = server.start_background_task(_write_queued, sock, ws)
     if getattr(server, "direct_writes", False):
         server.direct_writers[sock.sid] = ws  # core.fanout writes broadcast frames to it directly
+        sock.queue.sink = ws.write_packet  # and the session's own packets skip the writer task
     on_message = server.handlers.get("message")
     try:
         while True:
@@ -104,6 +105,7 @@ async def run_session(sock, ws) -> None:
 
 async def _end_session(sock, writer) -> None:
     sock.server.direct_writers.pop(sock.sid, None)
+    sock.queue.sink = None
     await sock.queue.put(None)  # lets the writer finish what is queued, then close
     await writer
     await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)

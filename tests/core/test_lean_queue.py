@@ -56,3 +56,25 @@ async def test_join_waits_until_every_item_is_done():
     await asyncio.wait_for(joiner, 1)
     with pytest.raises(ValueError):
         queue.task_done()
+
+
+async def test_sink_takes_items_only_when_nothing_waits_ahead():
+    """A websocket writes a session's packets straight out unless something is queued before them."""
+    queue, taken = LeanQueue(), []
+    accepting = True
+
+    def sink(item):
+        if accepting:
+            taken.append(item)
+        return accepting
+
+    queue.sink = sink
+    queue.put_nowait("ack")
+    assert taken == ["ack"] and queue.empty()
+    accepting = False
+    queue.put_nowait("ping")  # refused: queued for the writer
+    accepting = True
+    queue.put_nowait("after")  # "ping" waits ahead of it: queued behind, in order
+    queue.put_nowait(None)  # the end-of-session marker always goes through the queue
+    assert taken == ["ack"]
+    assert [queue.get_nowait() for _ in range(3)] == ["ping", "after", None]
