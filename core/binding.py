@@ -104,18 +104,18 @@ async def cancel_leftover_tasks(timeout: float) -> None:
 
 def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "socket.io") -> None:
     """Serve sio at /<path>/ on app, with one size limit and a clean shutdown."""
-    # One limit for both transports: engineio checks polling bodies and websocket messages
-    # against max_http_buffer_size; Sanic refuses bigger websocket frames and request bodies.
+    # One limit for both transports: engineio checks polling bodies against
+    # max_http_buffer_size, core.websocket refuses bigger websocket messages (1009), and Sanic
+    # refuses bigger request bodies.
     # The wire may carry a value JSON-escaped (\u00e9 is 6 bytes for 2 of UTF-8, as
     # python-socketio's client sends it), so the transports allow the worst case and the
     # handlers measure each value exactly, as compact UTF-8 JSON (core.handlers.any_json).
     limit = server.max_message_size * JSON_ESCAPE_FACTOR + FRAMING_OVERHEAD
     sio.eio.max_http_buffer_size = limit
     sio.eio.direct_writes = server.fast_fanout
-    app.config.WEBSOCKET_MAX_SIZE = limit
     app.config.REQUEST_MAX_SIZE = max(limit, 64 * 1024)
-    # Engine.IO pings every client already; Sanic's own websocket pings would be a second timer each.
-    app.config.WEBSOCKET_PING_INTERVAL = None
+    # Sanic's websocket protocol class hands an upgraded connection's bytes to core.websocket;
+    # Sanic's own websocket (and its size limit and pings) is never created.
     app.enable_websocket()
 
     async def engineio_endpoint(request: Request):

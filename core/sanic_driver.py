@@ -1,7 +1,7 @@
 """Engine.IO's driver interface on Sanic: requests in, responses out, and the websocket it drives.
 
 engineio calls translate_request() and make_response() for HTTP, and runs SanicWebSocket for a
-websocket, on Sanic's own websocket implementation. core.binding wires these into engineio.
+websocket, on core.websocket after Sanic's HTTP upgrade. core.binding wires these into engineio.
 """
 
 from __future__ import annotations
