@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from core.fanout import FanoutManager
-from core.settings import Settings
+from core.sio.fanout import FanoutManager
+from core.base.settings import Settings
 
 # Several workers would each see only their own clients.
 SINGLE_PROCESS_ONLY = True

@@ -20,8 +20,8 @@ from pydantic import Field
 from redis.exceptions import RedisError
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from core.fanout import FanoutManager
-from core.settings import Settings
+from core.sio.fanout import FanoutManager
+from core.base.settings import Settings
 
 SINGLE_PROCESS_ONLY = False
 BATCH = 500

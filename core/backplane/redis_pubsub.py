@@ -6,7 +6,7 @@ import logging
 
 import socketio
 
-from core.settings import Settings
+from core.base.settings import Settings
 
 SINGLE_PROCESS_ONLY = False
 

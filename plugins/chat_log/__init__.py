@@ -8,8 +8,7 @@ from pydantic import Field
 from sanic import Request
 from sanic.response import json
 
-from core.events import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT
-from core.plugin import PluginConfig, PluginContext
+from core.api import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT, PluginConfig, PluginContext
 
 name = "chat_log"
 

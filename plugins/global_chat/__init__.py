@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from core.events import MESSAGE_SENT
-from core.handlers import Param, any_json, json_object
-from core.plugin import PluginConfig, PluginContext
+from core.api import MESSAGE_SENT, Param, PluginConfig, PluginContext, any_json, json_object
 
 name = "global_chat"
 

@@ -6,9 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from core.events import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT
-from core.handlers import ClientError, Param, any_json, text
-from core.plugin import PluginConfig, PluginContext
+from core.api import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT, ClientError, Param, PluginConfig, PluginContext, any_json, text
 
 name = "group_chat"
 

@@ -6,7 +6,7 @@ import hmac
 
 from pydantic import Field
 
-from core.plugin import ConnectionRefused, PluginConfig, PluginContext
+from core.api import ConnectionRefused, PluginConfig, PluginContext
 
 name = "token_auth"
 

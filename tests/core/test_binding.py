@@ -13,7 +13,7 @@ import pytest
 import socketio
 import websockets
 
-from core.binding import FRAMING_OVERHEAD, JSON_ESCAPE_FACTOR
+from core.sio.binding import FRAMING_OVERHEAD, JSON_ESCAPE_FACTOR
 
 # What a clean server log never contains.
 DIRTY = ("Traceback", "write_eof", "Task was destroyed", "Task exception was never retrieved")

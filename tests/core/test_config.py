@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.cli import cli_overrides, parse_args
-from core.config import ConfigError, build_config, environment_overrides, load_config, read_environment
+from core.host.cli import cli_overrides, parse_args
+from core.host.config import ConfigError, build_config, environment_overrides, load_config, read_environment
 from tests.support.server import run_once
 
 # One broken config with a problem of each kind, and the line each must produce.

@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from socketio import packet as sio_packet
 
-from core.socket_server import PacketJson, plain_event
+from core.sio.server import PacketJson, plain_event
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

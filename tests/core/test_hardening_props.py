@@ -35,7 +35,7 @@ EXAMPLES = 100
 CANARY_EVERY = 10
 TIMEOUT = 5.0
 
-# Integers written with more than 100 characters are refused as malformed (core/socket_server.py
+# Integers written with more than 100 characters are refused as malformed (core/sio/server.py
 # _bounded_int), which closes the connection: test_integer_length_limit covers that; here they stay
 # within 99 digits and a sign.
 BIG = 10 ** 99 - 1

@@ -1,10 +1,10 @@
-"""core.lean_queue behaves like asyncio.Queue where engineio relies on it."""
+"""core.transport.lean_queue behaves like asyncio.Queue where engineio relies on it."""
 
 import asyncio
 
 import pytest
 
-from core.lean_queue import LeanQueue
+from core.transport.lean_queue import LeanQueue
 
 
 async def test_items_come_out_in_order_and_get_waits_for_one():

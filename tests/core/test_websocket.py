@@ -1,4 +1,4 @@
-"""core.websocket on the wire: the RFC 6455 handshake, frames split and batched, control frames, closes."""
+"""core.transport.websocket on the wire: the RFC 6455 handshake, frames split and batched, control frames, closes."""
 
 import asyncio
 import base64
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.ws_frames import accept_key, apply_mask_py
+from core.protocol.frames import accept_key, apply_mask_py
 from tests.support.raw import LogMark, event_packet, health, parse_ack, wait_until
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -293,7 +293,7 @@ async def test_new_message_inside_a_fragmented_one_is_a_protocol_error(wire):
 async def test_fragments_adding_up_over_the_limit_close_with_1009(start_server):
     srv = start_server({"server": {"max_message_size": 1024}})
     client = await WireClient.open(srv.url)
-    limit = 1024 * 6 + 1024  # core.binding: max_message_size x JSON escaping + framing
+    limit = 1024 * 6 + 1024  # core.sio.binding: max_message_size x JSON escaping + framing
     try:
         for _ in range(limit // 4000 + 1):
             client.send(client_frame(OP_TEXT if _ == 0 else OP_CONT, b"x" * 4000, fin=False))

@@ -1,6 +1,6 @@
 """Test plugin that subscribes to an internal event name of the wrong shape."""
 
-from core.plugin import PluginContext
+from core.api import PluginContext
 
 
 def setup(ctx: PluginContext) -> None:

@@ -1,6 +1,6 @@
 """Test plugin whose setup fails."""
 
-from core.plugin import PluginContext
+from core.api import PluginContext
 
 
 def setup(ctx: PluginContext) -> None:

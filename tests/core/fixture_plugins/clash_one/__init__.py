@@ -1,6 +1,6 @@
 """Test plugin: handles the event `shout` (clashes with clash_two)."""
 
-from core.plugin import PluginContext
+from core.api import PluginContext
 
 
 def setup(ctx: PluginContext) -> None:

@@ -2,7 +2,7 @@
 
 from sanic.response import json
 
-from core.plugin import PluginContext
+from core.api import PluginContext
 
 
 def setup(ctx: PluginContext) -> None:

@@ -1,6 +1,6 @@
 """Test plugin: refuses connections whose auth says {"refuse": true} with "go away"."""
 
-from core.plugin import ConnectionRefused, PluginContext
+from core.api import ConnectionRefused, PluginContext
 
 
 def setup(ctx: PluginContext) -> None:

@@ -1,6 +1,6 @@
 """Test plugin that tries to handle the reserved event `disconnect` with ctx.on."""
 
-from core.plugin import PluginContext
+from core.api import PluginContext
 
 
 def setup(ctx: PluginContext) -> None:

@@ -7,9 +7,9 @@ import logging
 
 import socketio
 
-from core.plugin import ConnectionRefused
-from core.settings import ServerSettings
-from core.socket_server import drop_session
+from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
+from core.base.settings import ServerSettings
+from core.sio.server import drop_session
 
 log = logging.getLogger("chat.limits")
 

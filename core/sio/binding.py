@@ -4,7 +4,7 @@ Why not engineio's own `async_mode="sanic"` driver: it answers an HTTP response 
 upgraded socket when a websocket ends (`write() after write_eof()`, a 500 on a bad packet),
 reports every client as 127.0.0.1, has a websocket size limit separate from
 `max_http_buffer_size`, and leaves tasks pending at shutdown. This driver fixes each of those.
-After the HTTP upgrade the websocket is core.websocket's, not Sanic's (docs/performance.md).
+After the HTTP upgrade the websocket is core.transport.websocket's, not Sanic's (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from sanic import Request, Sanic
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import text
 
-from core.sanic_driver import UPGRADED, FrameFlusher, SanicWebSocket, make_response, translate_request, valid_polling_body
-from core.lean_queue import LeanQueue
-from core.settings import ServerSettings
-from core.socket_server import ProtectedServer, drop_session
+from core.sio.driver import UPGRADED, FrameFlusher, SanicWebSocket, make_response, translate_request, valid_polling_body
+from core.transport.lean_queue import LeanQueue
+from core.base.settings import ServerSettings
+from core.sio.server import ProtectedServer, drop_session
 
 log = logging.getLogger("chat.binding")
 
@@ -51,7 +51,7 @@ class EngineServer(engineio.AsyncServer):
         self._async = _DRIVER
         self.async_mode = "sanic"
         self.frame_flusher = FrameFlusher()
-        # Websockets ready for core.fanout's direct writes, by engineio sid (core.ws_session).
+        # Websockets ready for core.sio.fanout's direct writes, by engineio sid (core.sio.session).
         self.direct_writers: dict[str, SanicWebSocket] = {}
         # engineio drops (with a traceback) polling POSTs of more than 16 packets, and
         # socket.io-client batches every emit made while a POST is in flight; the byte limit
@@ -79,13 +79,13 @@ class EngineServer(engineio.AsyncServer):
 
 
 class SocketServer(ProtectedServer):
-    """python-socketio's server (with the protections of core.socket_server) on EngineServer."""
+    """python-socketio's server (with the protections of core.sio.server) on EngineServer."""
 
     def _engineio_server_class(self):
         return EngineServer
 
 
-LIBRARY_TASKS = ("engineio", "socketio", "core/ws_session")
+LIBRARY_TASKS = ("engineio", "socketio", "core/sio/session")
 
 
 async def cancel_leftover_tasks(timeout: float) -> None:
@@ -105,16 +105,16 @@ async def cancel_leftover_tasks(timeout: float) -> None:
 def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "socket.io") -> None:
     """Serve sio at /<path>/ on app, with one size limit and a clean shutdown."""
     # One limit for both transports: engineio checks polling bodies against
-    # max_http_buffer_size, core.websocket refuses bigger websocket messages (1009), and Sanic
+    # max_http_buffer_size, core.transport.websocket refuses bigger websocket messages (1009), and Sanic
     # refuses bigger request bodies.
     # The wire may carry a value JSON-escaped (\u00e9 is 6 bytes for 2 of UTF-8, as
     # python-socketio's client sends it), so the transports allow the worst case and the
-    # handlers measure each value exactly, as compact UTF-8 JSON (core.handlers.any_json).
+    # handlers measure each value exactly, as compact UTF-8 JSON (core.api.params.any_json).
     limit = server.max_message_size * JSON_ESCAPE_FACTOR + FRAMING_OVERHEAD
     sio.eio.max_http_buffer_size = limit
     sio.eio.direct_writes = server.fast_fanout
     app.config.REQUEST_MAX_SIZE = max(limit, 64 * 1024)
-    # Sanic's websocket protocol class hands an upgraded connection's bytes to core.websocket;
+    # Sanic's websocket protocol class hands an upgraded connection's bytes to core.transport.websocket;
     # Sanic's own websocket (and its size limit and pings) is never created.
     app.enable_websocket()
 

@@ -12,7 +12,7 @@ from engineio import packet as eio_packet
 from socketio import AsyncManager
 from socketio import packet as sio_packet
 
-from core.ws_frames import text_frame
+from core.protocol.frames import text_frame
 
 
 # Argument types that can hold no binary data: such an event is encoded without a Packet.

@@ -11,11 +11,11 @@ from pydantic import BaseModel
 from sanic import Sanic
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
-from core.events import EventBus
-from core.handlers import Admit, ClientError, Param, guarded
-from core.pages import Pages, template_environment
-from core.settings import ServerSettings, Settings
-from core.socket_server import RESERVED_EVENTS
+from core.api.events import EventBus
+from core.api.params import Admit, ClientError, Param, guarded
+from core.api.pages import Pages, template_environment
+from core.base.settings import ServerSettings, Settings
+from core.sio.server import RESERVED_EVENTS
 
 __all__ = ["ClientError", "ConnectionRefused", "Param", "PluginConfig", "PluginContext"]
 

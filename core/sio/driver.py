@@ -1,7 +1,7 @@
 """Engine.IO's driver interface on Sanic: requests in, responses out, and the websocket it drives.
 
 engineio calls translate_request() and make_response() for HTTP, and runs SanicWebSocket for a
-websocket, on core.websocket after Sanic's HTTP upgrade. core.binding wires these into engineio.
+websocket, on core.transport.websocket after Sanic's HTTP upgrade. core.sio.binding wires these into engineio.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from sanic import Request
 from sanic.response import HTTPResponse, text
 
-from core.websocket import HandshakeError, ServerWebSocket, accept
-from core.ws_frames import OP_BINARY, frame, text_frame
-from core.ws_session import run_session
+from core.transport.websocket import HandshakeError, ServerWebSocket, accept
+from core.protocol.frames import OP_BINARY, frame, text_frame
+from core.sio.session import run_session
 
 log = logging.getLogger("chat.binding")
 
@@ -122,7 +122,7 @@ def _valid_eio_frame(data: str | bytes) -> bool:
 
 
 class SanicWebSocket:
-    """The websocket object engineio drives: core.websocket on the connection Sanic accepted."""
+    """The websocket object engineio drives: core.transport.websocket on the connection Sanic accepted."""
 
     __slots__ = ("handler", "server", "environ", "session", "_ws", "_sending", "_pending", "_queued")
 

@@ -45,7 +45,7 @@ class ServerSettings(Settings):
     workers: int = Field(1, ge=1, le=64)
     # Seconds a stopping server gives clients to receive the close before cutting them off.
     shutdown_timeout: float = Field(2.0, gt=0, le=4)
-    # Write each broadcast's websocket frame once to every recipient (core/fanout.py);
+    # Write each broadcast's websocket frame once to every recipient (core/sio/fanout.py);
     # false uses python-socketio's own per-recipient path (kept for comparison and tests).
     fast_fanout: bool = True
     # gzip/deflate of long-polling responses at or above this many bytes (0: never compress).

@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from dotenv import dotenv_values
 
-from core.discovery import BackplaneSpec, PluginSpec, add_plugin_dirs, load_backplane, load_plugin
-from core.settings import ServerSettings, validate_section
+from core.host.discovery import BackplaneSpec, PluginSpec, add_plugin_dirs, load_backplane, load_plugin
+from core.base.settings import ServerSettings, validate_section
 
 ENV_PREFIX = "CHAT_"
 

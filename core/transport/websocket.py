@@ -3,7 +3,7 @@
 Sanic's own websocket (on the `websockets` package) parses each frame with generators, hands it
 over through an assembler with its own locks and events, and costs a task and a future per
 `recv()`; for a room chat that was a third of the server's CPU per message. Here frames are
-parsed in `data_received` (core.ws_frames) and complete messages queue up for the session, which
+parsed in `data_received` (core.protocol.frames) and complete messages queue up for the session, which
 wakes once per batch. No extensions are negotiated (permessage-deflate stays off, as the
 server's default).
 """
@@ -15,7 +15,7 @@ import logging
 
 from websockets.protocol import State  # Sanic's WebSocketProtocol reads `.ws_proto.state`
 
-from core.ws_frames import (CLOSE_GOING_AWAY, CLOSE_NORMAL, OP_BINARY, OP_PONG, OP_TEXT, FrameReader,
+from core.protocol.frames import (CLOSE_GOING_AWAY, CLOSE_NORMAL, OP_BINARY, OP_PONG, OP_TEXT, FrameReader,
                             HandshakeError, ProtocolError, check_handshake, close_frame, frame)
 
 __all__ = ["ConnectionClosed", "HandshakeError", "ServerWebSocket", "accept"]

@@ -2,8 +2,8 @@
 
 engineio's own loop wraps every read in a new task and an `asyncio.wait_for`, and its writer a
 `wait_for` (a task in Python 3.11) per wake-up. Here reads are awaited directly from
-core.websocket, and the writer waits on the queue alone: when engineio closes a session (a
-ping timeout, the client's close packet), core.binding.EngineServer queues None behind the
+core.transport.websocket, and the writer waits on the queue alone: when engineio closes a session (a
+ping timeout, the client's close packet), core.sio.binding.EngineServer queues None behind the
 CLOSE packet, the writer sends what is queued and closes the websocket, which ends the read.
 """
 
@@ -72,7 +72,7 @@ async def run_session(sock, ws) -> None:
         sock.upgraded = True
     writer = server.start_background_task(_write_queued, sock, ws)
     if getattr(server, "direct_writes", False):
-        server.direct_writers[sock.sid] = ws  # core.fanout writes broadcast frames to it directly
+        server.direct_writers[sock.sid] = ws  # core.sio.fanout writes broadcast frames to it directly
         sock.queue.sink = ws.write_packet  # and the session's own packets skip the writer task
     on_message = server.handlers.get("message")
     try:

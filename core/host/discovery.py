@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.settings import Settings, validate_section
+from core.base.settings import Settings, validate_section
 
 PLUGIN_PACKAGE = "plugins"
 BACKPLANE_PACKAGE = "core.backplane"

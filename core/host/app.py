@@ -4,53 +4,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sanic import Sanic
 
-from core.binding import SocketServer, bind
-from core.config import AppConfig, ConfigError
-from core.events import EventBus
-from core.handlers import error_ack
-from core.health import add_health_route
-from core.limits import Limits
-from core.pages import Pages
-from core.plugin import PluginContext, Registry
-from core.settings import ServerSettings
-from core.socket_server import PacketJson
+from core.sio.binding import SocketServer, bind
+from core.host.config import AppConfig, ConfigError
+from core.api.events import EventBus
+from core.api.params import error_ack
+from core.policies.health import add_health_route
+from core.policies.limits import Limits
+from core.policies.origins import origin_policy
+from core.api.pages import Pages
+from core.api.context import PluginContext, Registry
+from core.base.settings import ServerSettings
+from core.sio.server import PacketJson
 
 log = logging.getLogger("chat.core")
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def origin_policy(server: ServerSettings):
-    """Allowed: the server's own origin, public_url's origin, and cors_allowed_origins."""
-    listed = set(server.cors_allowed_origins) | {_origin(server.public_url)}
-    allow_all = "*" in listed
-
-    def decide(origin: str, environ: dict) -> bool:
-        if allow_all or origin in listed:
-            return True
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        if origin == own:
-            return True
-        log.warning("refused connection from origin %r (client %s); allowed: own origin, %s",
-                    origin, environ.get("REMOTE_ADDR"), ", ".join(sorted(listed)))
-        return False
-
-    def allowed(origin: str | None, environ: dict) -> bool:
-        if origin is None:  # asked while building CORS headers for a request without Origin
-            return False
-        # engineio asks twice per request (the check, then the CORS headers): decide and log once.
-        if "chat.origin_allowed" not in environ:
-            environ["chat.origin_allowed"] = decide(origin, environ)
-        return environ["chat.origin_allowed"]
-
-    return allowed
 
 
 def _page_transports(config: AppConfig) -> list[str]:

@@ -12,8 +12,8 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
-from core.app import create_app
-from core.config import AppConfig, ConfigError, load_config
+from core.host.app import create_app
+from core.host.config import AppConfig, ConfigError, load_config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Sanic's default of 100 overflows when thousands of clients reconnect at once.

@@ -1,6 +1,6 @@
 """RFC 6455 on the server side, without I/O: the handshake answer, frames out, frames in.
 
-core.websocket puts this on the connection Sanic accepted.
+core.transport.websocket puts this on the connection Sanic accepted.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from sanic import Request, Sanic
 from sanic.response import file as file_response
 from sanic.response import html, text
 
-from core.settings import ServerSettings
+from core.base.settings import ServerSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project folder (templates/, node_modules/)
 CORE_TEMPLATES = ROOT / "templates"
 CLIENT_SCRIPT_ROUTE = "/socket.io/socket.io.js"
 

@@ -1,0 +1,1 @@
+"""The typed-settings base every layer shares (the lowest layer)."""

@@ -1,0 +1,1 @@
+"""The host: command line, configuration, plugin discovery and the app factory."""

@@ -1,0 +1,1 @@
+"""Policies applied to every connection: limits, origins, health."""

@@ -1,0 +1,1 @@
+"""python-socketio and python-engineio adapted to this server: subclasses, driver, session loop, fan-out."""
