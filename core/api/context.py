@@ -2,122 +2,207 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-import socketio
 from pydantic import BaseModel
-from sanic import Sanic
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
-from core.api.events import EventBus
-from core.api.params import Admit, ClientError, Param, guarded
+from core.api.events import Event, EventBus
+from core.api.handlers import guarded
 from core.api.pages import Pages, template_environment
+from core.api.params import check_params
+from core.api.registry import ALL_NAMESPACES, NamespacedHook, Registry
+from core.api.rooms import Outgoing, public_rooms, room_key, run_before_send
+from core.api.routes import Routes
 from core.base.settings import ServerSettings, Settings
+from core.base.tasks import TaskSet
 from core.sio.server import RESERVED_EVENTS
 
-__all__ = ["ClientError", "ConnectionRefused", "Param", "PluginConfig", "PluginContext"]
-
+__all__ = ["ConnectionRefused", "PluginConfig", "PluginContext"]
 
 
 class PluginConfig(Settings):
     """Base of a plugin's `Config`: typed options with defaults, unknown keys refused."""
 
 
-class Registry:
-    """What the plugins registered, shared by their contexts: event owners, hooks, problems."""
+@dataclass
+class Host:
+    """The server's parts the contexts share; private to core (plugins see only PluginContext)."""
 
-    def __init__(self, admit: Admit):
-        self.admit = admit  # the rate limiter every event passes first
-        self.event_owners: dict[str, str] = {}
-        self.connect_hooks: list[Callable[..., Awaitable[Any]]] = []
-        self.disconnect_hooks: list[Callable[..., Awaitable[Any]]] = []
-        self.problems: list[str] = []
+    sio: Any  # core.sio.binding.SocketServer
+    server: ServerSettings
+    events: EventBus
+    pages: Pages
+    routes: Routes
+    registry: Registry
+    tasks: TaskSet
+
+
+def _check_namespace(namespace: str, allow_all: bool = False) -> None:
+    if allow_all and namespace == ALL_NAMESPACES:
+        return
+    if not isinstance(namespace, str) or not namespace.startswith("/"):
+        raise ValueError(f"a namespace starts with '/' (like '/admin'), not {namespace!r}")
 
 
 class PluginContext:
     """Everything a plugin may use; a plugin reaches nothing else (no globals, no other plugin)."""
 
-    def __init__(self, name: str, folder: Path, config: BaseModel, *, app: Sanic,
-                 sio: socketio.AsyncServer, server: ServerSettings, events: EventBus,
-                 pages: Pages, registry: Registry):
+    def __init__(self, name: str, folder: Path, config: BaseModel, host: Host):
         self.name = name
-        self.app = app
-        self.sio = sio
         self.config = config
-        self.server = server
+        self.server = host.server
         self.logger = logging.getLogger(f"chat.plugins.{name}")
-        self._events = events
-        self._pages = pages
-        self._registry = registry
+        self._folder = folder
+        self._host = host
+        self._sio = host.sio
+        self._registry = host.registry
         self._templates = template_environment(folder / "templates")
+
+    def _problem(self, text: str) -> None:
+        self._registry.problems.append(f"plugins.{self.name}: {text}")
 
     # Socket.IO events -------------------------------------------------------------------
 
-    def on(self, event: str, *params: Param):
-        """Decorator: handle `event` whose arguments must pass `params`; every call is acked."""
+    def on(self, event: str, *params, namespace: str = "/"):
+        """Decorator: handle `event` (in namespace) whose arguments must pass `params`; every call is acked."""
+        _check_namespace(namespace)
+        wrong = check_params(params)
+        if wrong:
+            raise TypeError(f"ctx.on({event!r}): {wrong}")
 
         def register(handler: Callable[..., Awaitable[Any]]):
-            owner = self._registry.event_owners.get(event)
+            owner = self._registry.event_owners.get((namespace, event))
+            where = "" if namespace == "/" else f" in namespace {namespace!r}"
             if event in RESERVED_EVENTS:
-                self._registry.problems.append(
-                    f"plugins.{self.name}: event {event!r} is reserved; use on_connect/on_disconnect")
+                self._problem(f"event {event!r} is reserved; use on_connect/on_disconnect")
             elif owner is not None:
-                self._registry.problems.append(
-                    f"plugins.{self.name}: event {event!r} is already handled by plugin {owner!r}")
+                self._problem(f"event {event!r}{where} is already handled by plugin {owner!r}")
             else:
-                self._registry.event_owners[event] = self.name
-                self.sio.on(event, guarded(event, params, handler, self.logger, self.describe,
-                                           self._registry.admit))
+                self._registry.event_owners[(namespace, event)] = self.name
+                self._registry.use_namespace(namespace)
+                self._sio.on(event, guarded(event, namespace, params, handler, self.logger,
+                                            self.describe, self._registry.admit), namespace=namespace)
             return handler
 
         return register
 
-    def on_connect(self, hook: Callable[[str, dict, Any], Awaitable[Any]]):
-        """Decorator: hook(sid, environ, auth) runs on connect; raise ConnectionRefused to refuse."""
-        self._registry.connect_hooks.append(hook)
+    def _hook(self, hooks: list[NamespacedHook], hook, namespace: str):
+        _check_namespace(namespace, allow_all=True)
+
+        def register(fn):
+            self._registry.use_namespace(namespace)
+            hooks.append(NamespacedHook(namespace, fn))
+            return fn
+
+        return register(hook) if hook is not None else register
+
+    def on_connect(self, hook=None, *, namespace: str = "/"):
+        """Decorator: hook(sid, environ, auth) on connect to namespace ("*": all); raise ConnectionRefused to refuse."""
+        return self._hook(self._registry.connect_hooks, hook, namespace)
+
+    def on_disconnect(self, hook=None, *, namespace: str = "/"):
+        """Decorator: hook(sid, reason) on disconnect from namespace ("*": all), while still in its rooms."""
+        return self._hook(self._registry.disconnect_hooks, hook, namespace)
+
+    def before_send(self, hook):
+        """Decorator: hook(msg: Outgoing) -> Outgoing | None, once per ctx.emit; raise ClientError to refuse."""
+        self._registry.before_send.append(hook)
         return hook
 
-    def on_disconnect(self, hook: Callable[[str, str], Awaitable[Any]]):
-        """Decorator: hook(sid, reason) runs on disconnect, while the client is still in its rooms."""
-        self._registry.disconnect_hooks.append(hook)
-        return hook
+    # Sending and rooms --------------------------------------------------------------------
 
-    def client_address(self, sid: str) -> str:
+    async def emit(self, event: str, *args: Any, to: str | None = None, room: str | None = None,
+                   skip_sid: str | list[str] | None = None, namespace: str = "/",
+                   sender: str | None = None) -> None:
+        """Send event(*args) to one sid (to=), a public room (room=) or everybody (neither)."""
+        if to is not None and room is not None:
+            raise ValueError("emit to one sid (to=) or one room (room=), not both")
+        msg = Outgoing(event, args, room=room, sender=sender, to=to, namespace=namespace)
+        if self._registry.before_send:
+            msg = await run_before_send(self._registry.before_send, msg)  # may raise ClientError
+        target = msg.to if msg.to is not None else room_key(msg.room) if msg.room is not None else None
+        # A tuple is Socket.IO's "several arguments" (and keeps a single None one argument).
+        await self._sio.emit(msg.event, tuple(msg.args), to=target, skip_sid=skip_sid,
+                             namespace=msg.namespace)
+
+    async def enter_room(self, sid: str, room: str, namespace: str = "/") -> None:
+        """Put sid in the public room `room` (shared by every plugin: group_chat's "room1" is "room1")."""
+        await self._sio.enter_room(sid, room_key(room), namespace=namespace)
+
+    async def leave_room(self, sid: str, room: str, namespace: str = "/") -> None:
+        """Take sid out of the public room `room`."""
+        await self._sio.leave_room(sid, room_key(room), namespace=namespace)
+
+    def rooms(self, sid: str, namespace: str = "/") -> list[str]:
+        """The public rooms a connection of this process is in."""
+        return public_rooms(self._sio.rooms(sid, namespace=namespace))
+
+    async def disconnect(self, sid: str, namespace: str = "/") -> None:
+        """Disconnect sid from namespace (its disconnect hooks run)."""
+        await self._sio.disconnect(sid, namespace=namespace)
+
+    # Connections ---------------------------------------------------------------------------
+
+    def client_address(self, sid: str, namespace: str = "/") -> str:
         """The client's IP address as the server saw it (or as a trusted proxy reported it)."""
-        environ = self.sio.get_environ(sid) or {}
+        environ = self._sio.get_environ(sid, namespace=namespace) or {}
         return environ.get("REMOTE_ADDR", "")
 
-    def describe(self, sid: str) -> str:
+    def describe(self, sid: str, namespace: str = "/") -> str:
         """A short client label for log lines."""
-        return f"{sid} ({self.client_address(sid) or 'unknown address'})"
+        return f"{sid} ({self.client_address(sid, namespace) or 'unknown address'})"
 
-    def session(self, sid: str) -> "SessionPart":
+    def session(self, sid: str, namespace: str = "/") -> "SessionPart":
         """`async with ctx.session(sid) as state`: this plugin's part of the connection's session."""
-        return SessionPart(self.sio, sid, self.name)
+        return SessionPart(self._sio, sid, self.name, namespace)
 
-    # Internal events ---------------------------------------------------------------------
+    # Internal events and lifecycle ---------------------------------------------------------
 
-    async def publish(self, event: str, /, **payload: Any) -> None:
-        """Tell subscribers (other plugins) that something happened; names like chat.message.sent."""
-        await self._events.publish(event, plugin=self.name, **payload)
+    async def publish(self, event: Event, *, cluster: bool = False) -> None:
+        """Hand a typed event (MessageSent, ...) to its subscribers; cluster=True: on every process."""
+        if not isinstance(event, Event):
+            raise TypeError(f"ctx.publish takes an Event dataclass such as MessageSent, not {event!r}")
+        await self._host.events.publish(dataclasses.replace(event, plugin=self.name), cluster=cluster)
 
-    def subscribe(self, event: str):
-        """Decorator: handler(**payload) runs for every publish of event."""
+    def subscribe(self, event_class: type):
+        """Decorator: async handler(event) runs for every published event of event_class."""
 
         def register(handler):
-            self._events.subscribe(event, handler)
+            self._host.events.subscribe(event_class, handler)
             return handler
 
         return register
 
-    # Pages ---------------------------------------------------------------------------------
+    def on_startup(self, hook):
+        """Decorator: async hook() once the server is listening (and the backplane connected)."""
+        self._registry.startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook):
+        """Decorator: async hook() when the server stops, before clients are disconnected."""
+        self._registry.shutdown_hooks.append(hook)
+        return hook
+
+    # Pages and routes ----------------------------------------------------------------------
 
     def add_page(self, path: str, template: str, title: str, *,
                  standalone_path: str | None = None, **context: Any) -> None:
         """Serve a template from this plugin's templates/ folder (and a file:// copy)."""
-        self._pages.add(self.name, self._templates, path, template, title, standalone_path, **context)
+        self._host.pages.add(self.name, self._templates, path, template, title, standalone_path, **context)
+
+    def extend_page(self, page_path: str, *, script: str | None = None, style: str | None = None) -> None:
+        """Add a script and/or stylesheet from this plugin's static/ folder to the page at page_path."""
+        self._host.pages.extend(self.name, self._folder, page_path, script, style, self._registry.problems)
+
+    def add_route(self, handler: Callable[..., Awaitable[Any]], path: str,
+                  methods: tuple[str, ...] = ("GET",)) -> None:
+        """Serve async handler(request) at path; return a dict/list (JSON), a str or json_response(...)."""
+        self._host.routes.add(f"plugins.{self.name}", handler, path, tuple(methods))
 
 
 class SessionPart:
@@ -128,13 +213,13 @@ class SessionPart:
     costs a generator and its frames per message.
     """
 
-    __slots__ = ("_sio", "_sid", "_name")
+    __slots__ = ("_sio", "_sid", "_name", "_namespace")
 
-    def __init__(self, sio, sid: str, name: str):
-        self._sio, self._sid, self._name = sio, sid, name
+    def __init__(self, sio, sid: str, name: str, namespace: str = "/"):
+        self._sio, self._sid, self._name, self._namespace = sio, sid, name, namespace
 
     async def __aenter__(self) -> dict:
-        session = await self._sio.get_session(self._sid)
+        session = await self._sio.get_session(self._sid, namespace=self._namespace)
         return session.setdefault(self._name, {})
 
     async def __aexit__(self, *exc_info) -> bool:

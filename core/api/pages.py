@@ -12,6 +12,7 @@ from sanic import Request, Sanic
 from sanic.response import file as file_response
 from sanic.response import html, text
 
+from core.api.routes import Routes
 from core.base.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (templates/, node_modules/)
@@ -38,32 +39,97 @@ def template_environment(*folders: Path) -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
+@dataclass(frozen=True)
+class Extension:
+    """A script (and optional stylesheet) one plugin adds to another plugin's page."""
+
+    plugin: str
+    page_path: str
+    script: str | None  # URL path of the served file
+    style: str | None
+
+
 class Pages:
     """Registers page routes on the app and keeps the list the index shows."""
 
-    def __init__(self, app: Sanic, server: ServerSettings, transports: list[str]):
+    def __init__(self, app: Sanic, server: ServerSettings, transports: list[str], routes: Routes):
         self._app = app
         self._server = server
         self._transports = transports
+        self._routes = routes
         self.pages: list[Page] = []
+        self.extensions: list[Extension] = []
+        self._static: set[str] = set()
 
-    def page_context(self, standalone: bool) -> dict[str, Any]:
-        """What every page template gets: where the socket and the client script live."""
+    def page_context(self, standalone: bool, path: str | None = None) -> dict[str, Any]:
+        """What every page template gets: where the socket, the client script and extensions live."""
         base = self._server.public_url.rstrip("/") if standalone else ""
+        mine = [e for e in self.extensions if e.page_path == path]
         return {
             "standalone": standalone,
             "socket_url": base,
             "client_script": base + CLIENT_SCRIPT_ROUTE,
             "transports": self._transports,
+            "extension_scripts": [base + e.script for e in mine if e.script],
+            "extension_styles": [base + e.style for e in mine if e.style],
         }
+
+    def serve_static(self, plugin: str, folder: Path, file: str) -> str | None:
+        """Serve folder/static/<file> at /plugins/<plugin>/static/<file>; its URL path, or None if missing."""
+        static = (folder / "static").resolve()
+        target = (static / file).resolve()
+        if not target.is_relative_to(static) or not target.is_file():
+            return None
+        url = f"/plugins/{plugin}/static/{target.relative_to(static).as_posix()}"
+        if url in self._static:
+            return url
+        if not self._routes.claim(f"plugins.{plugin}", url, ("GET",)):
+            return None
+        self._static.add(url)
+        mime = "text/css" if target.suffix == ".css" else \
+            "application/javascript" if target.suffix in (".js", ".mjs") else None
+
+        async def serve(request: Request):
+            return await file_response(target, mime_type=mime)
+
+        self._app.add_route(serve, url, methods=["GET"], name=f"static_{len(self._static)}")
+        return url
+
+    def extend(self, plugin: str, folder: Path, page_path: str, script: str | None,
+               style: str | None, problems: list[str]) -> None:
+        """Add plugin's static script and/or style to the page at page_path (and its standalone copy)."""
+        urls = []
+        for kind, file in (("script", script), ("style", style)):
+            url = self.serve_static(plugin, folder, file) if file else None
+            if file and url is None:
+                problems.append(f"plugins.{plugin}: extend_page({page_path!r}): {kind} {file!r} is not a "
+                                f"file in {folder / 'static'}")
+                return
+            urls.append(url)
+        if not script and not style:
+            problems.append(f"plugins.{plugin}: extend_page({page_path!r}) needs a script or a style")
+            return
+        self.extensions.append(Extension(plugin, page_path, *urls))
+
+    def check_extensions(self, problems: list[str]) -> None:
+        """Every extended page exists (checked once every plugin has added its pages)."""
+        known = {p.path for p in self.pages}
+        for ext in self.extensions:
+            if ext.page_path not in known:
+                problems.append(f"plugins.{ext.plugin}: extend_page({ext.page_path!r}): no page at that "
+                                f"path (pages: {', '.join(sorted(known)) or 'none'})")
 
     def add(self, plugin: str, env: Environment, path: str, template: str, title: str,
             standalone_path: str | None = None, **context: Any) -> None:
         """Serve template at path, and a copy that works from file:// at standalone_path."""
         tmpl = env.get_template(template)
+        owner = f"plugins.{plugin}"
+        if not self._routes.claim(owner, path, ("GET",)) or \
+                (standalone_path and not self._routes.claim(owner, standalone_path, ("GET",))):
+            return
 
         def render(standalone: bool) -> str:
-            return tmpl.render(title=title, **self.page_context(standalone), **context)
+            return tmpl.render(title=title, **self.page_context(standalone, path), **context)
 
         async def serve(request: Request):
             return html(render(False))
@@ -80,6 +146,7 @@ class Pages:
     def add_index(self) -> None:
         """GET / lists the pages of the enabled plugins."""
         env = template_environment()
+        self._routes.claim("core", "/", ("GET",))
 
         async def index(request: Request):
             return html(env.get_template("index.html").render(pages=self.pages))

@@ -1,9 +1,8 @@
-"""Socket.IO event handlers with argument checks, acknowledgements and one-line error logs."""
+"""What a handler declares and answers: argument checks (Param, Rest), ClientError, Ack."""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -20,12 +19,34 @@ def error_ack(reason: str) -> dict:
     return {"ok": False, "error": reason}
 
 
+Check = Callable[[Any], "str | None"]  # returns a reason when the value is wrong, else None
+
+
 @dataclass(frozen=True)
 class Param:
     """One positional argument of an event and the check it must pass."""
 
     name: str
-    check: Callable[[Any], str | None]  # returns a reason when the value is wrong
+    check: Check
+
+
+@dataclass(frozen=True)
+class Rest:
+    """The remaining arguments (zero or more, at most max_count), each passing check; last in the list."""
+
+    name: str
+    check: Check
+    max_count: int = 100
+
+
+class Ack(tuple):
+    """A handler's raw acknowledgement values: `return Ack(a, b)` answers the client's callback (a, b)."""
+
+    def __new__(cls, *values: Any):
+        return super().__new__(cls, values)
+
+    def __repr__(self) -> str:
+        return f"Ack{tuple.__repr__(self)}"
 
 
 def any_json(max_bytes: int) -> Callable[[Any], str | None]:
@@ -50,6 +71,19 @@ def json_object(max_bytes: int) -> Callable[[Any], str | None]:
         if not isinstance(value, dict):
             return f"must be an object, not {json_type(value)}"
         return size_check(value)
+
+    return check
+
+
+def binary(max_bytes: int) -> Check:
+    """Bytes (a Buffer/ArrayBuffer/Blob the JS client sends as a binary attachment) of at most max_bytes."""
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, (bytes, bytearray)):
+            return f"must be binary data, not {json_type(value)}"
+        if len(value) > max_bytes:
+            return f"is too large ({len(value)} bytes, at most {max_bytes})"
+        return None
 
     return check
 
@@ -92,43 +126,43 @@ def json_type(value: Any) -> str:
     return "binary data" if isinstance(value, (bytes, bytearray)) else type(value).__name__
 
 
-def check_args(event: str, params: tuple[Param, ...], args: tuple) -> None:
-    """Raise ClientError when args do not match params."""
-    if len(args) != len(params):
-        names = ", ".join(p.name for p in params)
-        raise ClientError(f"{event} expects {len(params)} argument{'s' * (len(params) != 1)} "
-                          f"({names}), got {len(args)}")
+def check_params(params: tuple) -> str | None:
+    """Why a declared parameter list is wrong (a Rest not last, not a Param), or None."""
+    for index, param in enumerate(params):
+        if isinstance(param, Rest):
+            if index != len(params) - 1:
+                return f"Rest({param.name!r}) must be the last parameter"
+        elif not isinstance(param, Param):
+            return f"parameters are Param(...) or Rest(...), not {param!r}"
+    return None
+
+
+def _count(params: tuple) -> str:
+    fixed = [p.name for p in params if isinstance(p, Param)]
+    rest = params[-1] if params and isinstance(params[-1], Rest) else None
+    names = ", ".join(fixed + ([f"...{rest.name}"] if rest else []))
+    if rest is None:
+        return f"{len(fixed)} argument{'s' * (len(fixed) != 1)} ({names})"
+    return f"{len(fixed)} to {len(fixed) + rest.max_count} arguments ({names})"
+
+
+def check_args(event: str, params: tuple, args: tuple) -> None:
+    """Raise ClientError when args do not match params (Param each, then an optional Rest)."""
+    rest = params[-1] if params and isinstance(params[-1], Rest) else None
+    fixed = len(params) - (rest is not None)
+    extra = len(args) - fixed
+    if extra < 0 or (rest is None and extra) or (rest is not None and extra > rest.max_count):
+        raise ClientError(f"{event} expects {_count(params)}, got {len(args)}")
     for param, value in zip(params, args):
+        if isinstance(param, Rest):
+            break
         reason = param.check(value)
         if reason:
             raise ClientError(f"{event}: {param.name} {reason}")
+    if rest is not None:
+        for position, value in enumerate(args[fixed:], 1):
+            reason = rest.check(value)
+            if reason:
+                raise ClientError(f"{event}: {rest.name}[{position}] {reason}")
 
 
-Handler = Callable[..., Awaitable[Any]]
-
-
-Admit = Callable[[str, str], Awaitable["str | None"]]
-
-
-def guarded(event: str, params: tuple[Param, ...], handler: Handler, logger: logging.Logger,
-            describe_client: Callable[[str], str], admit: Admit) -> Handler:
-    """Wrap handler(sid, *args): rate-limited, arguments checked, always acked, never raising."""
-
-    async def on_event(sid: str, *args: Any) -> dict:
-        refused = await admit(sid, event)
-        if refused:
-            return error_ack(refused)  # the limiter logged it
-        try:
-            check_args(event, params, args)
-            result = await handler(sid, *args)
-        except ClientError as exc:
-            logger.warning("refused %s from %s: %s", event, describe_client(sid), exc)
-            return error_ack(str(exc))
-        except Exception:
-            # A bug on our side: one traceback in the log, a generic answer to the client.
-            logger.exception("handler for %s failed (client %s)", event, describe_client(sid))
-            return error_ack("internal error")
-        return OK if result is None else result
-
-    on_event.__name__ = f"on_{event}"
-    return on_event

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from sanic import Sanic
 
-from core.sio.binding import SocketServer, bind
-from core.host.config import AppConfig, ConfigError
+from core.api.context import Host
 from core.api.events import EventBus
-from core.api.params import error_ack
+from core.api.pages import CLIENT_SCRIPT_ROUTE, Pages
+from core.api.registry import Registry
+from core.api.routes import Routes
+from core.base.tasks import TaskSet
+from core.host.config import AppConfig, ConfigError
+from core.host.connections import namespace_policy
+from core.host.plugins import run_lifecycle_hooks, set_up_plugins
 from core.policies.health import add_health_route
 from core.policies.limits import Limits
 from core.policies.origins import origin_policy
-from core.api.pages import Pages
-from core.api.context import PluginContext, Registry
-from core.base.settings import ServerSettings
+from core.sio.binding import SocketServer, bind
 from core.sio.server import PacketJson
 
 log = logging.getLogger("chat.core")
@@ -48,36 +50,6 @@ def _manage_backplane(app: Sanic, sio: SocketServer) -> None:
     app.register_listener(stop, "after_server_stop")
 
 
-def _register_core_events(sio: SocketServer, registry: Registry, limits: Limits) -> None:
-    async def connect(sid, environ, auth=None):
-        limits.connection_opened(environ)  # may refuse: too many from this address
-        try:
-            for hook in registry.connect_hooks:
-                await hook(sid, environ, auth)  # ConnectionRefused propagates as connect_error
-        except BaseException:
-            limits.connection_closed(environ)
-            raise
-
-    async def disconnect(sid, reason=None):
-        limits.connection_closed(sio.get_environ(sid) or {})
-        for hook in registry.disconnect_hooks:
-            try:
-                await hook(sid, reason)
-            except Exception:
-                log.exception("disconnect hook %s failed for %s", hook.__qualname__, sid)
-
-    async def unknown_event(event, sid, *args):
-        refused = await limits.admit(sid, event)
-        if refused:
-            return error_ack(refused)
-        log.debug("ignored unknown event %r from %s", event, sid)
-        return error_ack(f"unknown event {event!r}")
-
-    sio.on("connect", connect)
-    sio.on("disconnect", disconnect)
-    sio.on("*", unknown_event)
-
-
 def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     """Build the app; raise ConfigError listing every problem the plugins reported."""
     server = config.server
@@ -105,29 +77,32 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         # the order sent, and no task is created per message.
         async_handlers=False,
     )
+    tasks = TaskSet()
+    sio.track_tasks(tasks)
     bind(app, sio, server)
     _manage_backplane(app, sio)
 
     limits = Limits(sio, server)
     registry = Registry(limits.admit)
-    events = EventBus(app, log)
-    pages = Pages(app, server, _page_transports(config))
-    _register_core_events(sio, registry, limits)
-    for spec in config.plugins:
-        ctx = PluginContext(spec.name, Path(spec.module.__file__).parent, spec.config, app=app,
-                            sio=sio, server=server, events=events, pages=pages, registry=registry)
-        try:
-            spec.module.setup(ctx)
-        except Exception as exc:
-            registry.problems.append(f"plugins.{spec.name}: setup failed: {type(exc).__name__}: {exc}")
+    registry.open_namespace = namespace_policy(sio, registry, limits)
+    registry.use_namespace("/")  # the default namespace is served even when no plugin uses it
+    routes = Routes(app, registry.problems)
+    for path in ("/healthz", CLIENT_SCRIPT_ROUTE, "/socket.io/"):
+        routes.claim("core", path, ("GET",))
+    host = Host(sio=sio, server=server, events=EventBus(tasks, logging.getLogger("chat.events")),
+                pages=Pages(app, server, _page_transports(config), routes), routes=routes,
+                registry=registry, tasks=tasks)
+    set_up_plugins(config.plugins, host)
     if registry.problems:
         raise ConfigError(registry.problems)
-    pages.add_index()
-    pages.add_client_script()
+    run_lifecycle_hooks(app, registry)
+    host.pages.add_index()
+    host.pages.add_client_script()
     add_health_route(app, sio, config.backplane.kind)
 
     app.ctx.sio = sio
     app.ctx.limits = limits
     app.ctx.config = config
-    app.ctx.pages = pages
+    app.ctx.pages = host.pages
+    app.ctx.host = host
     return app

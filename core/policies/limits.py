@@ -44,10 +44,10 @@ class Limits:
         else:
             self._per_address.pop(address, None)
 
-    async def admit(self, sid: str, event: str) -> str | None:
+    async def admit(self, sid: str, event: str, namespace: str = "/") -> str | None:
         """None when the connection may send now; otherwise the reason it may not."""
         rate = self._rate
-        session = await self._sio.get_session(sid)  # the live dict: updated in place
+        session = await self._sio.get_session(sid, namespace)  # the live dict: updated in place
         now = asyncio.get_running_loop().time()
         bucket = session.get(_BUCKET)
         if bucket is None:
@@ -59,17 +59,18 @@ class Limits:
             return None
         bucket[0] = tokens
         bucket[2] += 1
-        address = (self._sio.get_environ(sid) or {}).get("REMOTE_ADDR", "")
+        address = (self._sio.get_environ(sid, namespace) or {}).get("REMOTE_ADDR", "")
         if bucket[2] == 1:  # one log line per streak, not one per refused message
             log.warning("rate limiting %s (%s): more than %g messages per second",
                         sid, address, rate.messages_per_second)
         if rate.disconnect_after and bucket[2] >= rate.disconnect_after:
             log.warning("disconnecting %s (%s): %d messages refused in a row", sid, address, bucket[2])
-            eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
+            eio_sid = self._sio.manager.eio_sid_from_sid(sid, namespace)
             if eio_sid:
                 await drop_session(self._sio.eio, eio_sid)
             return "rate limited: disconnected"
         retry_after = round((1.0 - tokens) / rate.messages_per_second, 3)
-        await self._sio.emit("rate_limited", {"event": event, "retry_after": retry_after}, to=sid)
+        await self._sio.emit("rate_limited", {"event": event, "retry_after": retry_after}, to=sid,
+                             namespace=namespace)
         return f"rate limited: at most {rate.messages_per_second:g} messages per second " \
                f"(retry in {retry_after}s)"

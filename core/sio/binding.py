@@ -18,6 +18,7 @@ from sanic import Request, Sanic
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import text
 
+from core.base.tasks import TaskSet
 from core.sio.driver import UPGRADED, FrameFlusher, SanicWebSocket, make_response, translate_request, valid_polling_body
 from core.transport.lean_queue import LeanQueue
 from core.base.settings import ServerSettings
@@ -53,6 +54,9 @@ class EngineServer(engineio.AsyncServer):
         self.frame_flusher = FrameFlusher()
         # Websockets ready for core.sio.fanout's direct writes, by engineio sid (core.sio.session).
         self.direct_writers: dict[str, SanicWebSocket] = {}
+        # Every task engineio, python-socketio and core.sio start goes through
+        # start_background_task; shutdown cancels exactly these (core.base.tasks).
+        self.tasks = TaskSet()
         # engineio drops (with a traceback) polling POSTs of more than 16 packets, and
         # socket.io-client batches every emit made while a POST is in flight; the byte limit
         # bounds a payload anyway.
@@ -69,6 +73,9 @@ class EngineServer(engineio.AsyncServer):
                 asyncio.get_running_loop().call_soon(sock.queue.put_nowait, None)
         return ret
 
+    def start_background_task(self, target, *args, **kwargs):
+        return self.tasks.add(super().start_background_task(target, *args, **kwargs))
+
     def create_queue(self, *args, **kwargs):
         return LeanQueue()  # one per connection: asyncio.Queue is several times its size
 
@@ -84,22 +91,9 @@ class SocketServer(ProtectedServer):
     def _engineio_server_class(self):
         return EngineServer
 
-
-LIBRARY_TASKS = ("engineio", "socketio", "core/sio/session")
-
-
-async def cancel_leftover_tasks(timeout: float) -> None:
-    """Cancel engineio/socketio tasks still waiting (ping timers, writers) so none is destroyed pending."""
-    current = asyncio.current_task()
-    leftovers = []
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        # Session writers too: a peer that never answers the close leaves one waiting.
-        if task is not current and code and any(part in code.co_filename for part in LIBRARY_TASKS):
-            task.cancel()
-            leftovers.append(task)
-    if leftovers:
-        await asyncio.wait(leftovers, timeout=timeout)
+    def track_tasks(self, tasks: TaskSet) -> None:
+        """Keep the tasks engineio and python-socketio start in tasks (cancelled at shutdown)."""
+        self.eio.tasks = tasks
 
 
 def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "socket.io") -> None:
@@ -152,7 +146,9 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
         await sio.shutdown()
 
     async def finish_tasks(app: Sanic):
-        await cancel_leftover_tasks(timeout=1.0)
+        # Tasks still waiting (ping timers, session writers a peer never let finish, event
+        # deliveries) are cancelled so that none is destroyed pending; only the server's own.
+        await sio.eio.tasks.cancel_all(timeout=1.0)
 
     app.register_listener(stop_socketio, "before_server_stop")
     app.register_listener(finish_tasks, "after_server_stop")

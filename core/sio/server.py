@@ -102,7 +102,7 @@ class ProtectedServer(socketio.AsyncServer):
         await super()._handle_eio_connect(eio_sid, environ)
         loop = asyncio.get_running_loop()
         self._connect_timers[eio_sid] = loop.call_later(
-            self.connect_timeout, lambda: loop.create_task(self._expire_unjoined(eio_sid)))
+            self.connect_timeout, lambda: self.start_background_task(self._expire_unjoined, eio_sid))
 
     async def _expire_unjoined(self, eio_sid: str) -> None:
         self._connect_timers.pop(eio_sid, None)

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from pydantic import Field
-from sanic import Request
-from sanic.response import json
-
-from core.api import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT, PluginConfig, PluginContext
+from core.api import Field, MessageSent, PluginConfig, PluginContext, RoomEntered, RoomLeft, as_dict
 
 name = "chat_log"
 
@@ -24,21 +20,20 @@ class Config(PluginConfig):
 def setup(ctx: PluginContext) -> None:
     """Subscribe to the chat events; GET <path> returns counts and the latest events."""
     recent: deque[dict] = deque(maxlen=ctx.config.keep)
-    counts = {MESSAGE_SENT: 0, ROOM_ENTERED: 0, ROOM_LEFT: 0}
+    kinds = (MessageSent, RoomEntered, RoomLeft)
+    counts = {kind.name: 0 for kind in kinds}
 
-    def record(event: str):
-        async def on_event(**payload):
-            counts[event] += 1
-            recent.append({"event": event, **payload})
-            if ctx.config.log_each:
-                ctx.logger.info("%s %s", event, {k: v for k, v in payload.items() if k != "args"})
+    async def record(event):
+        counts[event.name] += 1
+        fields = as_dict(event)
+        recent.append({"event": event.name, **fields})
+        if ctx.config.log_each:
+            ctx.logger.info("%s %s", event.name, {k: v for k, v in fields.items() if k != "args"})
 
-        return on_event
+    for kind in kinds:
+        ctx.subscribe(kind)(record)
 
-    for event in counts:
-        ctx.subscribe(event)(record(event))
+    async def show(request):
+        return {"counts": counts, "recent": list(recent)}
 
-    async def show(request: Request):
-        return json({"counts": counts, "recent": list(recent)})
-
-    ctx.app.add_route(show, ctx.config.path, methods=["GET"], name="chat_log")
+    ctx.add_route(show, ctx.config.path)

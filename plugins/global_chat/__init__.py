@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.api import MESSAGE_SENT, Param, PluginConfig, PluginContext, any_json, json_object
+from core.api import MessageSent, Param, PluginConfig, PluginContext, any_json, json_object
 
 name = "global_chat"
 
@@ -18,10 +18,9 @@ def setup(ctx: PluginContext) -> None:
     limit = ctx.server.max_message_size
 
     async def relay(sid: str, socket_event: str, reply: str, *args) -> None:
-        # A tuple is Socket.IO's "several arguments"; it also keeps a null message as one argument.
-        await ctx.sio.emit(reply, args)
-        await ctx.publish(MESSAGE_SENT, socket_event=socket_event, room=None, sid=sid,
-                          address=ctx.client_address(sid), args=list(args))
+        await ctx.emit(reply, *args, sender=sid)
+        await ctx.publish(MessageSent(socket_event=socket_event, room=None, sid=sid,
+                                      address=ctx.client_address(sid), args=list(args)))
 
     @ctx.on("broadcast", Param("msg", any_json(limit)))
     async def broadcast(sid, msg):

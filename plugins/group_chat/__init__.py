@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
-
-from core.api import MESSAGE_SENT, ROOM_ENTERED, ROOM_LEFT, ClientError, Param, PluginConfig, PluginContext, any_json, text
+from core.api import (ClientError, Field, MessageSent, Param, PluginConfig, PluginContext, RoomEntered, RoomLeft,
+                      any_json, field_validator, text)
 
 name = "group_chat"
 
@@ -57,11 +56,6 @@ def setup(ctx: PluginContext) -> None:
     def notice(template: str, room: str, nick: str, old: str = "") -> str:
         return template.format(roomId=room, nickName=nick, oldNickName=old)
 
-    def channel(room: str) -> str:
-        # Socket.IO rooms are shared with each client's own sid room; a prefix keeps a room
-        # named like somebody's sid from reaching that client (on any process).
-        return f"group:{room}"
-
     @ctx.on("entry", room_id, Param("nickName", text(cfg.max_nickname_length, allowed)))
     async def entry(sid, room, nick):
         async with ctx.session(sid) as state:
@@ -71,15 +65,16 @@ def setup(ctx: PluginContext) -> None:
                 raise ClientError(f"entry: you are already in {len(rooms)} rooms, the most allowed")
             rooms[room] = nick
         if old is None:
-            await ctx.sio.enter_room(sid, channel(room))
-            await ctx.sio.emit("entryok", notice(cfg.entered_notice, room, nick), room=channel(room),
-                               skip_sid=sid)
-            await ctx.publish(ROOM_ENTERED, room=room, nickname=nick, sid=sid,
-                              address=ctx.client_address(sid))
+            # Public room names are shared by every plugin (a typing plugin reaches room=room);
+            # core keeps them apart from each client's own sid room.
+            await ctx.enter_room(sid, room)
+            await ctx.emit("entryok", notice(cfg.entered_notice, room, nick), room=room, skip_sid=sid,
+                           sender=sid)
+            await ctx.publish(RoomEntered(room=room, nickname=nick, sid=sid, address=ctx.client_address(sid)))
         elif old != nick:
-            await ctx.sio.emit("entryok", notice(cfg.renamed_notice, room, nick, old), room=channel(room),
-                               skip_sid=sid)
-        await ctx.sio.emit("entryok", notice(cfg.welcome_notice, room, nick), to=sid)
+            await ctx.emit("entryok", notice(cfg.renamed_notice, room, nick, old), room=room, skip_sid=sid,
+                           sender=sid)
+        await ctx.emit("entryok", notice(cfg.welcome_notice, room, nick), to=sid, sender=sid)
 
     @ctx.on("groupmsg", room_id, Param("msg", any_json(ctx.server.max_message_size)))
     async def groupmsg(sid, room, msg):
@@ -87,14 +82,14 @@ def setup(ctx: PluginContext) -> None:
             nick = state.get("rooms", {}).get(room)
         if nick is None:
             raise ClientError(f"groupmsg: you are not in room {room!r}; send entry first")
-        await ctx.sio.emit("receiveGroupMsg", (room, msg), room=channel(room))
-        await ctx.publish(MESSAGE_SENT, socket_event="groupmsg", room=room, sid=sid, nickname=nick,
-                          address=ctx.client_address(sid), args=[room, msg])
+        await ctx.emit("receiveGroupMsg", room, msg, room=room, sender=sid)
+        await ctx.publish(MessageSent(socket_event="groupmsg", room=room, sid=sid, nickname=nick,
+                                      address=ctx.client_address(sid), args=[room, msg]))
 
     async def left(sid: str, room: str, nick: str, reason: str) -> None:
-        await ctx.sio.emit("entryok", notice(cfg.left_notice, room, nick), room=channel(room), skip_sid=sid)
-        await ctx.publish(ROOM_LEFT, room=room, nickname=nick, sid=sid,
-                          address=ctx.client_address(sid), reason=reason)
+        await ctx.emit("entryok", notice(cfg.left_notice, room, nick), room=room, skip_sid=sid)
+        await ctx.publish(RoomLeft(room=room, nickname=nick, sid=sid, address=ctx.client_address(sid),
+                                   reason=reason))
 
     @ctx.on("leave", room_id)
     async def leave(sid, room):
@@ -102,7 +97,7 @@ def setup(ctx: PluginContext) -> None:
             nick = state.get("rooms", {}).pop(room, None)
         if nick is None:
             raise ClientError(f"leave: you are not in room {room!r}")
-        await ctx.sio.leave_room(sid, channel(room))
+        await ctx.leave_room(sid, room)
         await left(sid, room, nick, "left")
 
     @ctx.on_disconnect

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from pydantic import Field
-
-from core.api import ConnectionRefused, PluginConfig, PluginContext
+from core.api import ConnectionRefused, Field, PluginConfig, PluginContext
 
 name = "token_auth"
 
@@ -18,10 +16,10 @@ class Config(PluginConfig):
 
 
 def setup(ctx: PluginContext) -> None:
-    """Check `auth.token` (JS: io(url, {auth: {token}})) on every connection."""
+    """Check `auth.token` (JS: io(url, {auth: {token}})) on every connection, in every namespace."""
     accepted = [t.encode() for t in ctx.config.tokens]
 
-    @ctx.on_connect
+    @ctx.on_connect(namespace="*")
     async def require_token(sid, environ, auth):
         token = auth.get("token") if isinstance(auth, dict) else None
         presented = token.encode() if isinstance(token, str) else b""

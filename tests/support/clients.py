@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from pathlib import Path
@@ -102,6 +103,28 @@ class PyClient:
             await self.sio.eio.http.close()
 
 
+def to_wire(value):
+    """bytes as {"$bytes": base64} (how tests/support/jsclient.mjs carries binary over its JSON pipe)."""
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    return value
+
+
+def from_wire(value):
+    """The inverse of to_wire."""
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"} and isinstance(value["$bytes"], str):
+            return base64.b64decode(value["$bytes"])
+        return {k: from_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    return value
+
+
 class JsClient:
     """The official socket.io-client 4.x in a Node process, driven by tests/support/jsclient.mjs."""
 
@@ -134,7 +157,7 @@ class JsClient:
 
     async def _read(self) -> None:
         async for line in self.proc.stdout:
-            msg = json.loads(line)
+            msg = from_wire(json.loads(line))
             kind = msg["type"]
             if kind == "event":
                 self.inbox.add(msg["event"], msg["args"])
@@ -150,17 +173,23 @@ class JsClient:
                 self.inbox.add(kind, [msg])
 
     async def emit(self, event: str, *args) -> None:
-        await self._send({"op": "emit", "event": event, "args": list(args)})
+        await self._send({"op": "emit", "event": event, "args": to_wire(list(args))})
 
     async def call(self, event: str, *args, timeout: float = DEFAULT_TIMEOUT):
+        """Emit with an acknowledgement; the ack's one argument (or the list of several)."""
+        values = await self.call_raw(event, *args, timeout=timeout)
+        return values[0] if len(values) == 1 else values
+
+    async def call_raw(self, event: str, *args, timeout: float = DEFAULT_TIMEOUT) -> list:
+        """Emit with an acknowledgement and return every ack argument as a list."""
         ack_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self.acks[ack_id] = fut
-        await self._send({"op": "emit", "event": event, "args": list(args), "ack": ack_id})
+        await self._send({"op": "emit", "event": event, "args": to_wire(list(args)), "ack": ack_id})
         msg = await asyncio.wait_for(fut, timeout)
         if msg["error"]:
             raise TimeoutError(f"{event}: {msg['error']}")
-        return msg["args"][0] if len(msg["args"]) == 1 else msg["args"]
+        return msg["args"]
 
     async def expect(self, event: str, timeout: float = DEFAULT_TIMEOUT) -> list:
         return await self.inbox.expect(event, timeout)

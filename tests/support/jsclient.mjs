@@ -6,7 +6,22 @@ const require = createRequire(import.meta.url);
 const { io } = require("socket.io-client");
 
 let socket = null;
-const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+// Binary values cross the JSON pipe as {"$bytes": "<base64>"}, both ways, at any depth.
+const isBinary = (v) => Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+function toWire(v) {
+  if (isBinary(v)) return { $bytes: Buffer.from(v instanceof ArrayBuffer ? v : v.buffer ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v).toString("base64") };
+  if (Array.isArray(v)) return v.map(toWire);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toWire(x)]));
+  return v;
+}
+function fromWire(v) {
+  if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && typeof v.$bytes === "string")
+    return Buffer.from(v.$bytes, "base64");
+  if (Array.isArray(v)) return v.map(fromWire);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromWire(x)]));
+  return v;
+}
+const out = (obj) => process.stdout.write(JSON.stringify(toWire(obj)) + "\n");
 
 function connect({ url, opts }) {
   socket = io(url, { reconnection: false, ...opts });
@@ -18,7 +33,8 @@ function connect({ url, opts }) {
   socket.onAny((event, ...args) => out({ type: "event", event, args }));
 }
 
-function emit({ event, args, ack }) {
+function emit({ event, args: wireArgs, ack }) {
+  const args = fromWire(wireArgs);
   if (ack === undefined || ack === null) {
     socket.emit(event, ...args);
     return;

@@ -1,9 +1,17 @@
-"""Test plugin that subscribes to an internal event name of the wrong shape."""
+"""Test plugin that subscribes to an internal event whose name has the wrong shape."""
 
-from core.api import PluginContext
+from dataclasses import dataclass
+from typing import ClassVar
+
+from core.api import Event, PluginContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageWasSent(Event):
+    name: ClassVar[str] = "message-sent"
 
 
 def setup(ctx: PluginContext) -> None:
-    @ctx.subscribe("message-sent")
-    async def on_sent(**payload):
+    @ctx.subscribe(MessageWasSent)
+    async def on_sent(event):
         return None

@@ -1,23 +1,18 @@
 """Test plugin: records chat.message.sent and chat.room.entered; GET /event_spy shows them."""
 
-from sanic.response import json
-
-from core.api import PluginContext
+from core.api import MessageSent, PluginContext, RoomEntered, as_dict
 
 
 def setup(ctx: PluginContext) -> None:
     seen: list[dict] = []
 
-    def record(event: str):
-        async def on_event(**payload):
-            seen.append({"signal": event, "payload": payload})
+    async def record(event):
+        seen.append({"signal": event.name, "payload": as_dict(event)})
 
-        return on_event
-
-    for event in ("chat.message.sent", "chat.room.entered"):
-        ctx.subscribe(event)(record(event))
+    for kind in (MessageSent, RoomEntered):
+        ctx.subscribe(kind)(record)
 
     async def show(request):
-        return json(seen)
+        return seen
 
-    ctx.app.add_route(show, "/event_spy", methods=["GET"], name="event_spy")
+    ctx.add_route(show, "/event_spy")

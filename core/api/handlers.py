@@ -1,0 +1,52 @@
+"""Socket.IO event handlers wrapped by core: rate-limited, arguments checked, always acked, never raising."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from core.api.params import OK, Ack, ClientError, check_args, error_ack
+
+Handler = Callable[..., Awaitable[Any]]
+Admit = Callable[[str, str, str], Awaitable["str | None"]]  # (sid, event, namespace) -> refusal or None
+
+INTERNAL_ERROR = error_ack("internal error")
+
+
+def ack_value(result: Any) -> Any:
+    """What the client's callback gets for a handler's return value (the ack convention).
+
+    None -> {"ok": true}; a dict -> {"ok": true, **dict}; Ack(a, b) -> the raw values a, b
+    (python-socketio sends a tuple as several ack arguments).
+    """
+    if result is None:
+        return OK
+    if isinstance(result, Ack):
+        return tuple(result)
+    if isinstance(result, dict):
+        return {"ok": True, **result}
+    raise TypeError(f"a handler returns None, a dict or Ack(...), not {type(result).__name__}")
+
+
+def guarded(event: str, namespace: str, params: tuple, handler: Handler, logger: logging.Logger,
+            describe_client: Callable[[str], str], admit: Admit) -> Handler:
+    """Wrap handler(sid, *args): rate-limited, arguments checked, always acked, never raising."""
+
+    async def on_event(sid: str, *args: Any) -> Any:
+        try:
+            refused = await admit(sid, event, namespace)
+            if refused:
+                return error_ack(refused)  # the limiter logged it
+            check_args(event, params, args)
+            return ack_value(await handler(sid, *args))
+        except ClientError as exc:
+            logger.warning("refused %s from %s: %s", event, describe_client(sid), exc)
+            return error_ack(str(exc))
+        except Exception:
+            # A bug on our side (the handler, the limiter, a hook): one traceback in the log,
+            # a generic answer to the client, who stays connected.
+            logger.exception("handler for %s failed (client %s)", event, describe_client(sid))
+            return INTERNAL_ERROR
+
+    on_event.__name__ = f"on_{event}"
+    return on_event

@@ -1,0 +1,63 @@
+"""Core's connect policy, installed on every namespace a plugin uses: address cap, hooks, unknown events."""
+
+from __future__ import annotations
+
+import logging
+
+from core.api.context import ConnectionRefused
+from core.api.params import error_ack
+from core.api.registry import Registry
+from core.policies.limits import Limits
+
+log = logging.getLogger("chat.core")
+
+
+def namespace_policy(sio, registry: Registry, limits: Limits):
+    """open_namespace(ns): register core's connect, disconnect and unknown-event handlers for ns.
+
+    The origin check happens before any namespace (Engine.IO's handshake); the per-address cap,
+    the auth and connect hooks (those for this namespace and those for "*", in registration
+    order), the rate limit and the unknown-event answer apply to every namespace alike.
+    """
+
+    def open_namespace(namespace: str) -> None:
+        async def connect(sid, environ, auth=None):
+            limits.connection_opened(environ)  # may refuse: too many from this address
+            try:
+                for hook in registry.hooks_for(registry.connect_hooks, namespace):
+                    await hook(sid, environ, auth)  # ConnectionRefused propagates as connect_error
+            except ConnectionRefused:
+                limits.connection_closed(environ)
+                raise
+            except BaseException as exc:
+                limits.connection_closed(environ)
+                if not isinstance(exc, Exception):
+                    raise
+                # A hook's bug: logged with its traceback, the client told it is ours, not theirs.
+                log.exception("connect hook failed for %s on %s", sid, namespace)
+                raise ConnectionRefused("internal error") from None
+
+        async def disconnect(sid, reason=None):
+            limits.connection_closed(sio.get_environ(sid, namespace) or {})
+            for hook in registry.hooks_for(registry.disconnect_hooks, namespace):
+                try:
+                    await hook(sid, reason)
+                except Exception:
+                    log.exception("disconnect hook %s failed for %s", hook.__qualname__, sid)
+
+        async def unknown_event(event, sid, *args):
+            try:
+                refused = await limits.admit(sid, event, namespace)
+            except Exception:
+                log.exception("rate limiter failed for %s", sid)
+                return error_ack("internal error")
+            if refused:
+                return error_ack(refused)
+            log.debug("ignored unknown event %r from %s on %s", event, sid, namespace)
+            return error_ack(f"unknown event {event!r}")
+
+        sio.on("connect", connect, namespace=namespace)
+        sio.on("disconnect", disconnect, namespace=namespace)
+        sio.on("*", unknown_event, namespace=namespace)
+
+    return open_namespace

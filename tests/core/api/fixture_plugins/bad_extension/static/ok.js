@@ -1,0 +1,1 @@
+// a script for a page that does not exist
