@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,10 @@ from pydantic import BaseModel
 from core.base.settings import Settings, validate_section
 
 PLUGIN_PACKAGE = "plugins"
+# Installed distributions declare plugins under this entry point group, name = the config key:
+#   [project.entry-points."chat.plugins"]
+#   members = "chat_members"
+ENTRY_POINT_GROUP = "chat.plugins"
 BACKPLANE_PACKAGE = "core.backplane"
 
 
@@ -83,6 +88,30 @@ def load_backplane(raw: Any, problems: list[str]) -> BackplaneSpec | None:
     return BackplaneSpec(kind, module, config) if config is not None else None
 
 
+def _entry_point(name: str) -> importlib.metadata.EntryPoint | None:
+    """The installed distribution's entry point for plugin `name`, if one declares it."""
+    found = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name))
+    return found[0] if found else None
+
+
+def _find_plugin(name: Any, load: bool) -> tuple[bool, ModuleType | None]:
+    """(exists, module): a folder in plugins/ or plugin_dirs first, then an installed entry point."""
+    module = _import_optional(PLUGIN_PACKAGE, str(name)) if load else None
+    if module is not None or (str(name).isidentifier()
+                              and importlib.util.find_spec(f"{PLUGIN_PACKAGE}.{name}") is not None):
+        return True, module
+    entry = _entry_point(str(name))
+    if entry is None:
+        return False, None
+    if not load:
+        return True, None
+    loaded = entry.load()
+    if not isinstance(loaded, ModuleType):
+        raise TypeError(f"entry point {ENTRY_POINT_GROUP}:{name} = {entry.value!r} must name a module, "
+                        f"not a {type(loaded).__name__}")
+    return True, loaded
+
+
 def load_plugin(name: Any, raw: Any, problems: list[str]) -> PluginSpec | None:
     prefix = f"plugins.{name}"
     if raw is None:
@@ -96,14 +125,13 @@ def load_plugin(name: Any, raw: Any, problems: list[str]) -> PluginSpec | None:
         problems.append(f"{prefix}.enabled: expected true or false")
         return None
     try:
-        module = _import_optional(PLUGIN_PACKAGE, str(name)) if enabled else None
-        exists = module is not None or (
-            str(name).isidentifier() and importlib.util.find_spec(f"{PLUGIN_PACKAGE}.{name}") is not None)
+        exists, module = _find_plugin(name, load=enabled)
     except Exception as exc:  # a plugin that fails to import is a config problem, not a crash
         problems.append(f"{prefix}: failed to import: {type(exc).__name__}: {exc}")
         return None
     if not exists:
-        problems.append(f"{prefix}: unknown plugin (no folder {PLUGIN_PACKAGE}/{name}/)")
+        problems.append(f"{prefix}: unknown plugin (no folder {PLUGIN_PACKAGE}/{name}/, "
+                        f"no installed {ENTRY_POINT_GROUP} entry point {name!r})")
         return None
     if not enabled:
         return None

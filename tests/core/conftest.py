@@ -9,12 +9,12 @@ from tests.support.server import BASE_CONFIG, ServerProcess, merge
 
 @pytest.fixture(scope="module")
 def module_server(tmp_path_factory):
-    """module_server(overrides={...}, port=None) -> a ServerProcess kept for the whole module."""
+    """module_server(overrides={...}, port=None, env=None) -> a ServerProcess kept for the whole module."""
     started: list[ServerProcess] = []
 
-    def start(overrides: dict | None = None, port: int | None = None) -> ServerProcess:
+    def start(overrides: dict | None = None, port: int | None = None, env: dict | None = None) -> ServerProcess:
         proc = ServerProcess(merge(BASE_CONFIG, overrides or {}), tmp_path_factory.mktemp("server"),
-                             port=port)
+                             port=port, env=env)
         started.append(proc)
         return proc.start()
 

@@ -59,7 +59,8 @@ def config_file(tmp_path):
 
 def test_unknown_plugin_is_named():
     problems = problems_of({"plugins": {"no_such_plugin": {}}})
-    assert problems == ["plugins.no_such_plugin: unknown plugin (no folder plugins/no_such_plugin/)"]
+    assert problems == ["plugins.no_such_plugin: unknown plugin (no folder plugins/no_such_plugin/, "
+                        "no installed chat.plugins entry point 'no_such_plugin')"]
 
 
 def test_unknown_top_level_key():

@@ -79,7 +79,8 @@ def test_two_plugins_handling_one_event_stop_startup(tmp_path):
 def test_plugin_whose_setup_raises_stops_startup(tmp_path):
     result = run_once(merge(BASE_CONFIG, with_fixture_plugins(broken_setup=1)), tmp_path)
     assert result.returncode == 2
-    assert "plugins.broken_setup: setup failed: RuntimeError: database unreachable" in result.stderr
+    assert ("plugins.broken_setup: setup failed: RuntimeError: database unreachable "
+            "(at tests/core/fixture_plugins/broken_setup/__init__.py:7)") in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -107,6 +108,8 @@ def test_plugin_subscribing_to_a_malformed_event_name_stops_startup(tmp_path):
     result = run_once(merge(BASE_CONFIG, with_fixture_plugins(bad_event_name=1)), tmp_path)
     assert result.returncode == 2
     assert "plugins.bad_event_name: setup failed: ValueError: internal event names" in result.stderr
+    assert "MessageWasSent.name is 'message-sent' (at tests/core/fixture_plugins/bad_event_name/__init__.py:15)" \
+        in result.stderr
     assert "Traceback" not in result.stderr
 
 

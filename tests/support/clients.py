@@ -64,19 +64,22 @@ class PyClient:
 
     kind = "python"
 
-    def __init__(self, url: str, transports=("websocket",), headers=None, auth=None, http_session=None):
+    def __init__(self, url: str, transports=("websocket",), headers=None, auth=None, http_session=None,
+                 namespace: str = "/"):
         self.url = url
+        self.namespace = namespace
         self.transports = list(transports)
         self.headers = headers or {}
         self.auth = auth
         self.inbox = Inbox()
         self.sio = socketio.AsyncClient(reconnection=False, http_session=http_session)
-        self.sio.on("*", lambda event, *args: self.inbox.add(event, args))
-        self.sio.on("disconnect", lambda reason=None: self.inbox.add("disconnect", [str(reason)]))
+        self.sio.on("*", lambda event, *args: self.inbox.add(event, args), namespace=namespace)
+        self.sio.on("disconnect", lambda reason=None: self.inbox.add("disconnect", [str(reason)]),
+                    namespace=namespace)
 
     async def connect(self) -> "PyClient":
         await self.sio.connect(self.url, transports=self.transports, headers=self.headers,
-                               auth=self.auth, wait_timeout=DEFAULT_TIMEOUT)
+                               auth=self.auth, wait_timeout=DEFAULT_TIMEOUT, namespaces=[self.namespace])
         return self
 
     @property
@@ -84,11 +87,11 @@ class PyClient:
         return self.sio.transport()
 
     async def emit(self, event: str, *args) -> None:
-        await self.sio.emit(event, args)
+        await self.sio.emit(event, args, namespace=self.namespace)
 
     async def call(self, event: str, *args, timeout: float = DEFAULT_TIMEOUT):
         """Emit with an acknowledgement and return the ack's value."""
-        return await self.sio.call(event, args, timeout=timeout)
+        return await self.sio.call(event, args, timeout=timeout, namespace=self.namespace)
 
     async def expect(self, event: str, timeout: float = DEFAULT_TIMEOUT) -> list:
         return await self.inbox.expect(event, timeout)
