@@ -38,6 +38,19 @@ class ServerSettings(Settings):
     # Seconds an Engine.IO session may stay without joining a namespace before it is closed.
     connect_timeout: float = Field(45.0, gt=0)
     max_connections_per_address: int = Field(50, ge=1)
+    # Bytes the server may hold for one connection: the message it is sending, messages and
+    # packets waiting, unsent bytes (core/transport/budget.py); raised to fit the largest frame.
+    connection_budget: int = Field(8 * 1024 * 1024, ge=64 * 1024)
+    # Seconds a client may stay over half its budget (not reading what it is sent) before it is
+    # cut off; reaching the whole budget cuts it off at once.
+    slow_client_timeout: float = Field(5.0, gt=0)
+    # Seconds for an HTTP request head (however slowly it trickles in) and for a websocket
+    # upgrade's probe.
+    handshake_timeout: float = Field(10.0, gt=0)
+    # Seconds the websocket close handshake may take before the TCP connection is aborted.
+    close_timeout: float = Field(2.0, gt=0)
+    # Fragments one websocket message may come in.
+    max_fragments: int = Field(1024, ge=1)
     rate_limit: RateLimitSettings = RateLimitSettings()
     ping_interval: float = Field(25.0, gt=0)
     ping_timeout: float = Field(20.0, gt=0)

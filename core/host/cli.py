@@ -14,6 +14,7 @@ from sanic.worker.loader import AppLoader
 
 from core.host.app import create_app
 from core.host.config import AppConfig, ConfigError, load_config
+from core.transport.http import ChatProtocol
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Sanic's default of 100 overflows when thousands of clients reconnect at once.
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "serving on http://%s:%d (backplane: %s, plugins: %s)", server.host, server.port,
         config.backplane.kind, ", ".join(p.name for p in config.plugins) or "none")
     app.prepare(host=server.host, port=server.port, workers=server.workers,
-                single_process=server.workers == 1, backlog=LISTEN_BACKLOG,
+                single_process=server.workers == 1, backlog=LISTEN_BACKLOG, protocol=ChatProtocol,
                 access_log=server.access_log, motd=False)
     if server.workers == 1:
         tune_gc()

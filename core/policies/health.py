@@ -45,6 +45,8 @@ def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str)
             "sessions": len(sio.eio.sockets),
             "rooms": named_rooms(sio),
             "rss_kib": rss_kib(),
+            # Clients cut off (slow readers, ping floods, protocol errors) and refused handshakes.
+            "transport": sio.eio.transport_policy.health(),
         }
         return json(body, status=200 if backplane["connected"] else 503)
 

@@ -32,7 +32,8 @@ class FanoutManager(AsyncManager):
                    to=None, **kwargs):
         room = to or room
         eio = self.server.eio
-        if callback or namespace not in self.rooms or not getattr(eio, "direct_writes", True):
+        direct = eio.direct  # core.transport.direct.DirectWrites
+        if callback or namespace not in self.rooms or not direct.enabled:
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                       callback=callback, **kwargs)
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
@@ -40,7 +41,7 @@ class FanoutManager(AsyncManager):
         if isinstance(encoded, list):  # binary attachments: the ordinary path handles them
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
         pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        writers = getattr(eio, "direct_writers", None) or {}
+        writers = direct.writers
         frame = text_frame(("4" + encoded).encode()) if writers else None
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         sockets = eio.sockets

@@ -5,6 +5,8 @@ engineio's own loop wraps every read in a new task and an `asyncio.wait_for`, an
 core.transport.websocket, and the writer waits on the queue alone: when engineio closes a session (a
 ping timeout, the client's close packet), core.sio.binding.EngineServer queues None behind the
 CLOSE packet, the writer sends what is queued and closes the websocket, which ends the read.
+The session's queue and the websocket share one budget (core.transport.budget); a client cut
+off for not reading has its queue emptied and its socket aborted, which ends this loop.
 """
 
 from __future__ import annotations
@@ -15,32 +17,39 @@ import logging
 from engineio import exceptions
 from engineio import packet as eio_packet
 
+from core.sio.server import drop_session
+
 log = logging.getLogger("chat.binding")
 
 
-async def _upgrade(sock, ws) -> bool:
-    """Finish a polling -> websocket upgrade (probe ping/pong, then the upgrade packet)."""
+async def _upgrade(sock, ws, timeout: float) -> bool:
+    """Finish a polling -> websocket upgrade (probe ping/pong, then the upgrade packet) in time."""
     sock.upgrading = True  # holds back direct writes until the upgrade is done
     try:
-        probe = eio_packet.Packet(encoded_packet=await ws.wait())
-        if probe.packet_type != eio_packet.PING or probe.data != "probe":
-            log.info("%s: websocket upgrade failed: no probe ping", sock.sid)
-            return False
-        await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
-        await sock.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending long-poll
-        upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
+        async with asyncio.timeout(timeout):
+            probe = eio_packet.Packet(encoded_packet=await ws.wait())
+            if probe.packet_type != eio_packet.PING or probe.data != "probe":
+                log.info("%s: websocket upgrade failed: no probe ping", sock.sid)
+                return False
+            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            await sock.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending long-poll
+            upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
         if upgrade.packet_type != eio_packet.UPGRADE:
             log.info("%s: websocket upgrade failed: expected the upgrade packet", sock.sid)
             return False
         sock.upgraded = True
         return True
+    except TimeoutError:
+        sock.server.transport_policy.count("probe_timeouts")
+        log.info("%s: websocket upgrade failed: no probe and upgrade within %gs", sock.sid, timeout)
+        return False
     except OSError:
         return False
     finally:
         sock.upgrading = False
 
 
-async def _write_queued(sock, ws) -> None:
+async def _write_queued(sock, out) -> None:
     """Send what is queued for the socket (pings, acks, anything not written directly)."""
     queue = sock.queue
     while True:
@@ -53,27 +62,27 @@ async def _write_queued(sock, ws) -> None:
             for pkt in packets:
                 if pkt is None:
                     break
-                await ws.send(pkt.encode())
-        except Exception:
-            break
+                await out.send(pkt.encode())
+        except OSError:
+            break  # the peer is gone or was cut off
         if None in packets:
             break
-    await ws.close()
+    await out.close()
 
 
 async def run_session(sock, ws) -> None:
-    """Serve an engineio socket over ws until either side ends it (replaces its own loop)."""
+    """Serve an engineio socket over ws (core.sio.driver.SanicWebSocket) until either side ends it."""
     server = sock.server
+    out = ws.out  # core.transport.direct.DirectWriter
     if sock.connected:
-        if not await _upgrade(sock, ws):
+        if not await _upgrade(sock, ws, server.transport_policy.handshake_timeout):
             return
     else:
         sock.connected = True
         sock.upgraded = True
-    writer = server.start_background_task(_write_queued, sock, ws)
-    if getattr(server, "direct_writes", False):
-        server.direct_writers[sock.sid] = ws  # core.sio.fanout writes broadcast frames to it directly
-        sock.queue.sink = ws.write_packet  # and the session's own packets skip the writer task
+    out.ws.serve_queue(sock.queue)  # the queue's bytes and the socket's count as one backlog
+    writer = server.start_background_task(_write_queued, sock, out)
+    server.direct.attach(sock.sid, out)  # core.sio.fanout may write broadcast frames to it directly
     on_message = server.handlers.get("message")
     try:
         while True:
@@ -86,6 +95,8 @@ async def run_session(sock, ws) -> None:
                     # A message, as sock.receive() would pass it on, minus a Packet and a log call.
                     await on_message(sock.sid, data[1:])
                     continue
+                if not out.ws.admit_control():
+                    continue  # an Engine.IO ping flood: metered like websocket pings
                 await sock.receive(eio_packet.Packet(encoded_packet=data))
                 if sock.closed:
                     break  # the client's close packet
@@ -95,7 +106,7 @@ async def run_session(sock, ws) -> None:
                 break
     finally:
         # A cancellation (at shutdown) must not leave the session half ended.
-        ending = asyncio.ensure_future(_end_session(sock, writer))
+        ending = asyncio.ensure_future(_end_session(sock, writer, out))
         try:
             await asyncio.shield(ending)
         except asyncio.CancelledError:
@@ -103,9 +114,16 @@ async def run_session(sock, ws) -> None:
             raise
 
 
-async def _end_session(sock, writer) -> None:
-    sock.server.direct_writers.pop(sock.sid, None)
-    sock.queue.sink = None
+async def _end_session(sock, writer, out) -> None:
+    sock.server.direct.detach(sock.sid, out)
     await sock.queue.put(None)  # lets the writer finish what is queued, then close
     await writer
     await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+
+
+def cut_session(eio, queue) -> None:
+    """End the Engine.IO session whose queue a slow client let grow over its budget."""
+    for sid, sock in list(eio.sockets.items()):
+        if sock.queue is queue:
+            eio.start_background_task(drop_session, eio, sid)
+            return

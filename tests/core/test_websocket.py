@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from core.protocol.frames import accept_key, apply_mask_py
+from core.protocol.frames import apply_mask_py
+from core.protocol.handshake import accept_key
 from tests.support.raw import LogMark, event_packet, health, parse_ack, wait_until
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -166,17 +167,21 @@ async def test_handshake_answers_101_with_the_accept_key_and_no_extension(server
         client.close()
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-WebSocket-Key": None},
-    {"Sec-WebSocket-Key": "not base64!"},
-    {"Sec-WebSocket-Key": base64.b64encode(b"short").decode()},
-    {"Sec-WebSocket-Version": "8"},
-], ids=["no-key", "key-not-base64", "key-not-16-bytes", "version-8"])
-async def test_invalid_handshake_is_400_and_leaves_no_session(server, headers):
+@pytest.mark.parametrize("headers, expected", [
+    ({"Sec-WebSocket-Key": None}, 400),
+    ({"Sec-WebSocket-Key": "not base64!"}, 400),
+    ({"Sec-WebSocket-Key": base64.b64encode(b"short").decode()}, 400),
+    ({"Connection": None}, 400),
+    ({"Connection": "keep-alive"}, 400),
+    ({"Sec-WebSocket-Version": "8"}, 426),
+], ids=["no-key", "key-not-base64", "key-not-16-bytes", "no-connection", "connection-keep-alive", "version-8"])
+async def test_invalid_handshake_is_refused_and_leaves_no_session(server, headers, expected):
     before = health(server.url)["sessions"]
-    client, status, _ = await WireClient.handshake(server.url, headers)
+    client, status, response = await WireClient.handshake(server.url, headers)
     client.close()
-    assert status == 400
+    assert status == expected
+    if expected == 426:  # RFC 6455 4.4: say which version the server speaks
+        assert response["sec-websocket-version"] == "13"
     await wait_until(lambda: health(server.url)["sessions"] <= before, timeout=3, what="no session left")
 
 

@@ -1,0 +1,48 @@
+"""Sanic's HTTP protocol with a deadline on the whole request head, handing upgraded bytes on.
+
+Sanic restarts its request timer on every chunk received, so a client sending one header line
+every few seconds (slowloris) holds a connection forever. Here the timer runs from the first
+byte of a request until its head is complete (`REQUEST_TIMEOUT`, set from
+server.handshake_timeout by core.sio.binding), however the head trickles in. Once a websocket
+has taken the connection over (core.transport.upgrade), the writing pauses and resumes the
+transport reports reach it too: a peer that does not read is not read from either.
+"""
+
+from __future__ import annotations
+
+from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+
+from sanic.http.constants import Stage
+
+
+class ChatProtocol(WebSocketProtocol):
+    """WebSocketProtocol whose request-head timer is not restarted by every chunk."""
+
+    __slots__ = ()
+
+    def data_received(self, data: bytes) -> None:
+        websocket = self.websocket
+        if websocket is not None:
+            websocket.data_received(data)
+            return
+        http = getattr(self, "_http", None)  # set once the connection task runs
+        if http is not None and http.stage is Stage.REQUEST:
+            started = self._time  # when the head's first bytes came (Sanic resets it below)
+            super().data_received(data)
+            self._time = started
+        else:
+            super().data_received(data)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.websocket is not None:
+            self.websocket.pause_writing()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.websocket is not None:
+            self.websocket.resume_writing()
+
+    def connection_lost(self, exc) -> None:
+        super().connection_lost(exc)
+        self.websocket = None  # the websocket may outlive the connection in a session: no way back
