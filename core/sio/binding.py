@@ -19,8 +19,12 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.response import text
 
 from core.base.tasks import TaskSet
-from core.sio.driver import UPGRADED, FrameFlusher, SanicWebSocket, make_response, translate_request, valid_polling_body
+from core.sio.driver import UPGRADED, SanicWebSocket, make_response, translate_request, valid_polling_body
+from core.sio.session import cut_session
+from core.transport.budget import TransportPolicy
+from core.transport.direct import DirectWrites
 from core.transport.lean_queue import LeanQueue
+from core.transport.upgrade import refusal
 from core.base.settings import ServerSettings
 from core.sio.server import ProtectedServer, drop_session
 
@@ -51,9 +55,10 @@ class EngineServer(engineio.AsyncServer):
         super().__init__(**kwargs)
         self._async = _DRIVER
         self.async_mode = "sanic"
-        self.frame_flusher = FrameFlusher()
-        # Websockets ready for core.sio.fanout's direct writes, by engineio sid (core.sio.session).
-        self.direct_writers: dict[str, SanicWebSocket] = {}
+        # The direct-write fast path (core.sio.fanout, core.sio.session) and the per-connection
+        # bounds every websocket and queue shares; core.sio.binding.bind() configures both.
+        self.direct = DirectWrites()
+        self.transport_policy = TransportPolicy()
         # Every task engineio, python-socketio and core.sio start goes through
         # start_background_task; shutdown cancels exactly these (core.base.tasks).
         self.tasks = TaskSet()
@@ -77,7 +82,7 @@ class EngineServer(engineio.AsyncServer):
         return self.tasks.add(super().start_background_task(target, *args, **kwargs))
 
     def create_queue(self, *args, **kwargs):
-        return LeanQueue()  # one per connection: asyncio.Queue is several times its size
+        return LeanQueue(self.transport_policy)  # one per connection: asyncio.Queue is several times its size
 
     async def disconnect(self, sid=None):
         """Close sessions without waiting for a poll that may never come (upstream can hang)."""
@@ -96,6 +101,18 @@ class SocketServer(ProtectedServer):
         self.eio.tasks = tasks
 
 
+def transport_policy(server: ServerSettings, frame_limit: int) -> TransportPolicy:
+    """The per-connection bounds of server's settings; the budget always fits the largest frame."""
+    rate = server.rate_limit
+    return TransportPolicy(budget=max(server.connection_budget, frame_limit + FRAMING_OVERHEAD),
+                           slow_client_timeout=server.slow_client_timeout,
+                           close_timeout=server.close_timeout,
+                           handshake_timeout=server.handshake_timeout,
+                           max_fragments=server.max_fragments,
+                           control_rate=rate.messages_per_second, control_burst=rate.burst,
+                           control_disconnect_after=rate.disconnect_after)
+
+
 def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "socket.io") -> None:
     """Serve sio at /<path>/ on app, with one size limit and a clean shutdown."""
     # One limit for both transports: engineio checks polling bodies against
@@ -106,7 +123,11 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
     # handlers measure each value exactly, as compact UTF-8 JSON (core.api.params.any_json).
     limit = server.max_message_size * JSON_ESCAPE_FACTOR + FRAMING_OVERHEAD
     sio.eio.max_http_buffer_size = limit
-    sio.eio.direct_writes = server.fast_fanout
+    sio.eio.direct.enabled = server.fast_fanout
+    policy = sio.eio.transport_policy = transport_policy(server, limit)
+    policy.on_cut = lambda queue: cut_session(sio.eio, queue)
+    # The request head's deadline (core.transport.http.ChatProtocol keeps trickling from resetting it).
+    app.config.REQUEST_TIMEOUT = server.handshake_timeout
     app.config.REQUEST_MAX_SIZE = max(limit, 64 * 1024)
     # Sanic's websocket protocol class hands an upgraded connection's bytes to core.transport.websocket;
     # Sanic's own websocket (and its size limit and pings) is never created.
@@ -114,6 +135,10 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
 
     async def engineio_endpoint(request: Request):
         sid = request.args.get("sid")
+        if request.method == "GET" and request.args.get("transport") == "websocket":
+            refused = refusal(request, policy)  # before engineio opens a session for it
+            if refused is not None:
+                return refused
         if request.method == "POST" and sid and not valid_polling_body(request.body or b""):
             # engineio would log a traceback, answer 200 and keep the session.
             log.warning("closing connection from %s: invalid Engine.IO payload %r",

@@ -6,7 +6,6 @@ websocket, on core.transport.websocket after Sanic's HTTP upgrade. core.sio.bind
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -16,9 +15,11 @@ from urllib.parse import urlsplit
 from sanic import Request
 from sanic.response import HTTPResponse, text
 
-from core.transport.websocket import HandshakeError, ServerWebSocket, accept
-from core.protocol.frames import OP_BINARY, frame, text_frame
+from core.protocol.handshake import HandshakeError
 from core.sio.session import run_session
+from core.transport.direct import DirectWriter
+from core.transport.upgrade import accept
+from core.transport.websocket import ServerWebSocket
 
 log = logging.getLogger("chat.binding")
 
@@ -124,85 +125,50 @@ def _valid_eio_frame(data: str | bytes) -> bool:
 class SanicWebSocket:
     """The websocket object engineio drives: core.transport.websocket on the connection Sanic accepted."""
 
-    __slots__ = ("handler", "server", "environ", "session", "_ws", "_sending", "_pending", "_queued")
+    __slots__ = ("handler", "server", "environ", "session", "out", "_ws")
 
     def __init__(self, handler, server):
         self.handler = handler
         self.server = server
         self.environ: dict = {}
         self._ws: ServerWebSocket | None = None
-        self._sending = 0
-        self._pending: list[bytes] | None = None
+        self.out: DirectWriter | None = None  # what the session writes through (core.transport.direct)
         self.session = getattr(handler, "__self__", None)  # the engineio socket this serves
-        self._queued = self.session.queue.items if self.session is not None else ()
 
     async def __call__(self, environ: dict):
         request: Request = environ["sanic.request"]
         self.environ = environ
         session = self.session
+        policy = self.server.transport_policy
         try:
-            self._ws = await accept(request, self.server.max_http_buffer_size)
+            self._ws = await accept(request, self.server.max_http_buffer_size, policy)
         except HandshakeError as exc:
             log.info("refused websocket from %s: %s", environ.get("REMOTE_ADDR"), exc)
             if session is not None:
                 await session.close(wait=False, abort=True)  # engineio then forgets it
-            return text(f"invalid websocket handshake: {exc}", status=400)
+            return text(f"invalid websocket handshake: {exc}", status=exc.status, headers=dict(exc.headers))
+        self.out = DirectWriter(self._ws, session, self.server.direct)
         try:
             if session is not None:
                 await run_session(session, self)
             else:
                 await self.handler(self)
-        except Exception as exc:  # engineio ends the session itself; keep the log to one line
-            log.warning("websocket session from %s ended on error: %s: %s",
-                        environ.get("REMOTE_ADDR"), type(exc).__name__, exc)
+        except OSError:
+            pass  # the peer went away or broke the protocol: logged where it was seen
+        except Exception:
+            # A bug on our side: its traceback, and 1011 to the client, never blamed on it.
+            log.exception("websocket session from %s failed", environ.get("REMOTE_ADDR"))
+            self._ws.internal_error()
         finally:
             await self.close()
         return UPGRADED
 
     async def close(self):
-        self.flush()
-        if self._ws is not None:
-            await self._ws.close()
+        if self.out is not None:
+            await self.out.close()
 
     async def send(self, message: str | bytes):
-        self.flush()  # frames already handed to write_frame() go first
-        self._sending += 1
-        try:
-            await self._ws.send(message)
-        finally:
-            self._sending -= 1
-
-    def write_frame(self, frame: bytes) -> bool:
-        """Write a ready websocket frame now if nothing can be in flight ahead of it."""
-        if self._queued:
-            return False  # packets queued for the writer go first
-        pending = self._pending
-        if pending is not None:  # checked below earlier in this loop iteration
-            pending.append(frame)
-            return True
-        session = self.session
-        if self._sending or session.closing or session.closed or not self._ws.can_write_now():
-            return False  # a send waiting for the peer, a closing session or a slow reader
-        self._pending = [frame]
-        self.server.frame_flusher.add(self)
-        return True
-
-    def write_packet(self, pkt) -> bool:
-        """Write one of the session's own packets (connect answer, ack, ping) now, if nothing is
-        in flight ahead of it; the queue's writer task would cost two event-loop turns."""
-        session = self.session
-        if self._sending or session.closed or not self._ws.can_write_now():
-            return False
-        self.flush()  # broadcast frames collected before it go first
-        data = pkt.encode()
-        self._ws.write(text_frame(data.encode()) if isinstance(data, str) else frame(OP_BINARY, data))
-        return True
-
-    def flush(self) -> None:
-        """Write the frames write_frame() collected during this loop iteration, in one call."""
-        frames, self._pending = self._pending, None
-        if frames and self._ws.open:  # nothing after our close frame
-            self._ws.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        await self.out.send(message)
 
     async def wait(self) -> str | bytes:
         data = await self._ws.recv()
@@ -211,24 +177,3 @@ class SanicWebSocket:
                         self.environ.get("REMOTE_ADDR"), data[:40])
             raise ClientGone("invalid packet")
         return data
-
-
-class FrameFlusher:
-    """Writes every websocket's collected frames once per event-loop iteration.
-
-    Broadcast frames are collected per websocket and written together after the current batch
-    of callbacks, so a socket that gets several messages in one iteration costs one write.
-    """
-
-    def __init__(self):
-        self._waiting: list[SanicWebSocket] = []
-
-    def add(self, ws: SanicWebSocket) -> None:
-        if not self._waiting:
-            asyncio.get_running_loop().call_soon(self._flush_all)
-        self._waiting.append(ws)
-
-    def _flush_all(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        for ws in waiting:
-            ws.flush()
