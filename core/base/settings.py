@@ -35,6 +35,9 @@ class ServerSettings(Settings):
     cors_allowed_origins: list[str] = ["null"]
     # One limit for a Socket.IO message on both transports (bytes).
     max_message_size: int = Field(1_000_000, ge=1024)
+    # Bytes of one polling body or websocket message, advertised as the handshake's maxPayload
+    # (Node's maxHttpBufferSize); None: derived from max_message_size (6x + 1 KiB).
+    max_payload: int | None = Field(None, ge=1024)
     # Seconds an Engine.IO session may stay without joining a namespace before it is closed.
     connect_timeout: float = Field(45.0, gt=0)
     max_connections_per_address: int = Field(50, ge=1)

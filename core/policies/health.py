@@ -8,15 +8,17 @@ import socketio
 from sanic import Request, Sanic
 from sanic.response import json
 
+from core.sio.internals import connected_count, namespace_rooms, session_count
+
 
 def connected_clients(sio: socketio.AsyncServer, namespace: str = "/") -> int:
     """Socket.IO clients connected to this process."""
-    return len(sio.manager.rooms.get(namespace, {}).get(None, {}))
+    return connected_count(sio.manager, namespace)
 
 
 def named_rooms(sio: socketio.AsyncServer, namespace: str = "/") -> int:
     """Rooms with members in this process, not counting each client's own room."""
-    rooms = sio.manager.rooms.get(namespace, {})
+    rooms = namespace_rooms(sio.manager, namespace)
     clients = rooms.get(None, {})
     return sum(1 for room, members in rooms.items() if room is not None and room not in clients and members)
 
@@ -42,7 +44,7 @@ def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str)
             "pid": os.getpid(),
             "backplane": {"kind": backplane_kind, **backplane},
             "clients": connected_clients(sio),
-            "sessions": len(sio.eio.sockets),
+            "sessions": session_count(sio.eio),
             "rooms": named_rooms(sio),
             "rss_kib": rss_kib(),
             # Clients cut off (slow readers, ping floods, protocol errors) and refused handshakes.

@@ -9,7 +9,7 @@ import socketio
 
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 from core.base.settings import ServerSettings
-from core.sio.server import drop_session
+from core.sio.internals import drop_session, eio_sid_of
 
 log = logging.getLogger("chat.limits")
 
@@ -65,7 +65,7 @@ class Limits:
                         sid, address, rate.messages_per_second)
         if rate.disconnect_after and bucket[2] >= rate.disconnect_after:
             log.warning("disconnecting %s (%s): %d messages refused in a row", sid, address, bucket[2])
-            eio_sid = self._sio.manager.eio_sid_from_sid(sid, namespace)
+            eio_sid = eio_sid_of(self._sio, sid, namespace)
             if eio_sid:
                 await drop_session(self._sio.eio, eio_sid)
             return "rate limited: disconnected"

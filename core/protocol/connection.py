@@ -102,7 +102,7 @@ class ServerProtocol(FrameReader):
     def send_binary(self, data: bytes) -> None:
         self._out.append(frame(OP_BINARY, data))
 
-    def send_close(self, code: int = 1000, reason: str = "") -> None:
+    def send_close(self, code: int | None = 1000, reason: str = "") -> None:
         """Start the close handshake (or, if the peer started it, nothing more is sent)."""
         if self.state is State.OPEN:
             self._out.append(close_frame(code, reason))

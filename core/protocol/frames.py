@@ -63,8 +63,10 @@ def text_frame(payload: bytes) -> bytes:
     return frame(OP_TEXT, payload)
 
 
-def close_frame(code: int, reason: str = "") -> bytes:
-    """A close frame with a code and a reason cut to fit a control frame."""
+def close_frame(code: int | None, reason: str = "") -> bytes:
+    """A close frame with a code and a reason cut to fit a control frame (None: no status code)."""
+    if code is None:
+        return frame(OP_CLOSE, b"")  # the peer sees 1005, as after Node's ws.close()
     return frame(OP_CLOSE, struct.pack("!H", code) + reason.encode("utf-8")[:120])
 
 

@@ -9,24 +9,25 @@ After the HTTP upgrade the websocket is core.transport.websocket's, not Sanic's 
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
 
-import engineio
-from engineio import payload as eio_payload
 from sanic import Request, Sanic
 from sanic.exceptions import PayloadTooLarge
-from sanic.response import text
+from sanic.response import HTTPResponse, text
 
 from core.base.tasks import TaskSet
-from core.sio.driver import UPGRADED, SanicWebSocket, make_response, translate_request, valid_polling_body
+from core.sio.driver import (UPGRADED, SanicWebSocket, close_websocket, make_response, translate_request,
+                             valid_polling_body)
+from core.sio.held_queue import HoldingQueue
+from core.sio.internals import (EngineIOAdapter, drop_session, is_upgrading, live_session, max_payload,
+                                session_count, session_transport, transports)
 from core.sio.session import cut_session
 from core.transport.budget import TransportPolicy
 from core.transport.direct import DirectWrites
-from core.transport.lean_queue import LeanQueue
 from core.transport.upgrade import refusal
 from core.base.settings import ServerSettings
-from core.sio.server import ProtectedServer, drop_session
+from core.sio.server import ProtectedServer
 
 log = logging.getLogger("chat.binding")
 
@@ -36,6 +37,20 @@ FRAMING_OVERHEAD = 1024
 JSON_ESCAPE_FACTOR = 6
 # Packets one long-polling POST may carry.
 MAX_PACKETS_PER_POST = 5000
+
+# Node's engine.io error codes and messages (Server.errors / Server.errorMessages), which the
+# official clients and Node-facing tooling see in a refused request's body.
+UNKNOWN_TRANSPORT, UNKNOWN_SID, BAD_HANDSHAKE_METHOD, BAD_REQUEST, FORBIDDEN, UNSUPPORTED_PROTOCOL = range(6)
+ERROR_MESSAGES = {
+    UNKNOWN_TRANSPORT: "Transport unknown",
+    UNKNOWN_SID: "Session ID unknown",
+    BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    BAD_REQUEST: "Bad request",
+    FORBIDDEN: "Forbidden",
+    UNSUPPORTED_PROTOCOL: "Unsupported protocol version",
+}
+# check_request()'s answer for a websocket that Node accepts and then closes at once.
+CLOSE_AFTER_ACCEPT = "close"
 
 
 _DRIVER = {
@@ -47,14 +62,11 @@ _DRIVER = {
 }
 
 
-class EngineServer(engineio.AsyncServer):
+class EngineServer(EngineIOAdapter):
     """engineio's server with this module's Sanic driver in place of the upstream one."""
 
     def __init__(self, **kwargs):
-        kwargs["async_mode"] = "asgi"  # any built-in asyncio mode; its driver is replaced below
-        super().__init__(**kwargs)
-        self._async = _DRIVER
-        self.async_mode = "sanic"
+        super().__init__(_DRIVER, **kwargs)
         # The direct-write fast path (core.sio.fanout, core.sio.session) and the per-connection
         # bounds every websocket and queue shares; core.sio.binding.bind() configures both.
         self.direct = DirectWrites()
@@ -65,24 +77,15 @@ class EngineServer(engineio.AsyncServer):
         # engineio drops (with a traceback) polling POSTs of more than 16 packets, and
         # socket.io-client batches every emit made while a POST is in flight; the byte limit
         # bounds a payload anyway.
-        eio_payload.Payload.max_decode_packets = MAX_PACKETS_PER_POST
-
-    async def _trigger_event(self, event, *args, **kwargs):
-        ret = await super()._trigger_event(event, *args, **kwargs)
-        if event == "disconnect":
-            sock = self.sockets.get(args[0])
-            if sock is not None and sock.upgraded:
-                # engineio closes a session (ping timeout, the client's close packet) without
-                # telling its websocket writer; None ends the writer after what close() still
-                # queues synchronously (the CLOSE packet), so it runs on the next loop turn.
-                asyncio.get_running_loop().call_soon(sock.queue.put_nowait, None)
-        return ret
+        self.allow_packets_per_payload(MAX_PACKETS_PER_POST)
 
     def start_background_task(self, target, *args, **kwargs):
         return self.tasks.add(super().start_background_task(target, *args, **kwargs))
 
     def create_queue(self, *args, **kwargs):
-        return LeanQueue(self.transport_policy)  # one per connection: asyncio.Queue is several times its size
+        # One per connection (asyncio.Queue is several times its size); it can hold what is sent
+        # while a namespace connect is decided (core.sio.internals.OutputHold).
+        return HoldingQueue(self.transport_policy)
 
     async def disconnect(self, sid=None):
         """Close sessions without waiting for a poll that may never come (upstream can hang)."""
@@ -93,12 +96,65 @@ class EngineServer(engineio.AsyncServer):
 class SocketServer(ProtectedServer):
     """python-socketio's server (with the protections of core.sio.server) on EngineServer."""
 
-    def _engineio_server_class(self):
-        return EngineServer
+    engine_class = EngineServer
 
     def track_tasks(self, tasks: TaskSet) -> None:
         """Keep the tasks engineio and python-socketio start in tasks (cancelled at shutdown)."""
         self.eio.tasks = tasks
+
+
+def check_request(eio, request: Request) -> int | str | None:
+    """What Node's engine.io refuses before a session sees the request: an error code,
+    CLOSE_AFTER_ACCEPT, or None to let engineio handle it (Node's Server.verify and handshake)."""
+    args = request.args
+    transport = args.get("transport")
+    if transport not in transports(eio):  # missing too: engineio would default to polling
+        return UNKNOWN_TRANSPORT
+    upgrade = request.headers.get("upgrade", "").lower() == "websocket"
+    sid = args.get("sid")
+    if sid:
+        sock = live_session(eio, sid)
+        if sock is None:
+            return UNKNOWN_SID
+        if upgrade:
+            # A second websocket for a session that has (or is getting) one: Node accepts it,
+            # then closes it, so the client sees a close rather than an HTTP error.
+            return CLOSE_AFTER_ACCEPT if is_upgrading(sock) else None
+        if transport != session_transport(sock):
+            return BAD_REQUEST  # e.g. a poll after the upgrade
+        if request.method not in ("GET", "POST"):
+            return BAD_REQUEST  # Node answers 500 here; the client is at fault, not the server
+        return None
+    if request.method != "GET":
+        return BAD_HANDSHAKE_METHOD
+    if transport == "websocket" and not upgrade:
+        return BAD_REQUEST
+    if args.get("EIO") != "4":
+        return UNSUPPORTED_PROTOCOL
+    return None
+
+
+async def node_refusal(eio, request: Request, code: int):
+    """Node's answer to a refused request: JSON {code, message}, or text for a websocket upgrade."""
+    message = ERROR_MESSAGES[code]
+    status = 403 if code == FORBIDDEN else 400
+    environ = translate_request(request)
+    if request.headers.get("upgrade", "").lower() == "websocket":
+        return await eio.respond(environ, status, message.encode(), "text/html")
+    body = json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
+    return await eio.respond(environ, status, body, "application/json")
+
+
+def transport_limit(server: ServerSettings) -> int:
+    """Bytes a polling body or websocket message may have, as the handshake advertises (maxPayload).
+
+    `max_payload` when configured; otherwise room for a value of max_message_size as the wire
+    may carry it JSON-escaped (\u00e9 is 6 bytes for 2 of UTF-8, as python-socketio's client
+    sends it), so the handlers can measure each value exactly (core.api.params.any_json).
+    """
+    if server.max_payload is not None:
+        return server.max_payload
+    return server.max_message_size * JSON_ESCAPE_FACTOR + FRAMING_OVERHEAD
 
 
 def transport_policy(server: ServerSettings, frame_limit: int) -> TransportPolicy:
@@ -115,17 +171,14 @@ def transport_policy(server: ServerSettings, frame_limit: int) -> TransportPolic
 
 def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "socket.io") -> None:
     """Serve sio at /<path>/ on app, with one size limit and a clean shutdown."""
-    # One limit for both transports: engineio checks polling bodies against
-    # max_http_buffer_size, core.transport.websocket refuses bigger websocket messages (1009), and Sanic
-    # refuses bigger request bodies.
-    # The wire may carry a value JSON-escaped (\u00e9 is 6 bytes for 2 of UTF-8, as
-    # python-socketio's client sends it), so the transports allow the worst case and the
-    # handlers measure each value exactly, as compact UTF-8 JSON (core.api.params.any_json).
-    limit = server.max_message_size * JSON_ESCAPE_FACTOR + FRAMING_OVERHEAD
-    sio.eio.max_http_buffer_size = limit
-    sio.eio.direct.enabled = server.fast_fanout
-    policy = sio.eio.transport_policy = transport_policy(server, limit)
-    policy.on_cut = lambda queue: cut_session(sio.eio, queue)
+    # One limit for both transports: checked below for polling bodies (Sanic refuses still bigger
+    # ones), by core.transport.websocket for websocket messages (1009).
+    limit = transport_limit(server)
+    eio = sio.eio
+    eio.max_http_buffer_size = limit
+    eio.direct.enabled = server.fast_fanout
+    policy = eio.transport_policy = transport_policy(server, limit)
+    policy.on_cut = lambda queue: cut_session(eio, queue)
     # The request head's deadline (core.transport.http.ChatProtocol keeps trickling from resetting it).
     app.config.REQUEST_TIMEOUT = server.handshake_timeout
     app.config.REQUEST_MAX_SIZE = max(limit, 64 * 1024)
@@ -134,24 +187,69 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
     app.enable_websocket()
 
     async def engineio_endpoint(request: Request):
+        refused = check_request(eio, request) if request.method != "OPTIONS" else None
+        if refused == CLOSE_AFTER_ACCEPT:
+            bad_upgrade = refusal(request, policy)
+            if bad_upgrade is not None:
+                return bad_upgrade
+            await close_websocket(request, max_payload(eio), policy)
+            return None
+        if refused is not None:
+            return await node_refusal(eio, request, refused)
         sid = request.args.get("sid")
         if request.method == "GET" and request.args.get("transport") == "websocket":
-            refused = refusal(request, policy)  # before engineio opens a session for it
-            if refused is not None:
-                return refused
-        if request.method == "POST" and sid and not valid_polling_body(request.body or b""):
-            # engineio would log a traceback, answer 200 and keep the session.
-            log.warning("closing connection from %s: invalid Engine.IO payload %r",
-                        request.remote_addr or request.ip, (request.body or b"")[:40])
-            await drop_session(sio.eio, sid)
-            return text("invalid payload", status=400)
-        result = await sio.eio.handle_request(request)
+            bad_upgrade = refusal(request, policy)  # before engineio opens a session for it
+            if bad_upgrade is not None:
+                return bad_upgrade
+        if request.method == "POST" and sid:
+            answer = await check_post(request, sid)
+            if answer is not None:
+                return answer
+        elif request.method == "GET" and sid and "upgrade" not in request.headers:
+            return await poll(request, sid)
+        result = await eio.handle_request(request)
         return None if result is UPGRADED else result
 
+    async def check_post(request: Request, sid: str) -> HTTPResponse | None:
+        """Node's answers to a POST that ends its session (None: engineio handles it)."""
+        body = request.body or b""
+        address = request.remote_addr or request.ip
+        if len(body) > limit:
+            log.warning("closing connection from %s: polling body of %d bytes (at most %d)",
+                        address, len(body), limit)
+            await drop_session(eio, sid, eio.reason.TRANSPORT_ERROR)
+            return HTTPResponse(status=413)
+        if request.headers.get("content-type", "").startswith("application/octet-stream"):
+            # Engine.IO 4 sends binary as base64 in text payloads; Node refuses binary bodies.
+            log.warning("closing connection from %s: binary polling body", address)
+            await drop_session(eio, sid, eio.reason.TRANSPORT_ERROR)
+            return HTTPResponse(status=400)
+        if not valid_polling_body(body):
+            # engineio would log a traceback, answer 200 and keep the session; Node answers
+            # 200 "ok" and closes it.
+            log.warning("closing connection from %s: invalid Engine.IO payload %r", address, body[:40])
+            await drop_session(eio, sid, eio.reason.TRANSPORT_ERROR)
+            return make_response("200 OK", [("Content-Type", "text/plain")], b"OK",
+                                 {"REQUEST_METHOD": "POST"})
+        return None
+
+    async def poll(request: Request, sid: str):
+        """A long-poll GET; a second one while the first waits closes the session, as in Node."""
+        if sid in eio.waiting_polls:
+            log.warning("closing connection from %s: overlapping long-poll requests",
+                        request.remote_addr or request.ip)
+            await drop_session(eio, sid, eio.reason.TRANSPORT_ERROR)  # the waiting GET gets CLOSE
+            return HTTPResponse(status=400)
+        eio.waiting_polls.add(sid)
+        try:
+            return await eio.handle_request(request)
+        finally:
+            eio.waiting_polls.discard(sid)
+
     async def request_too_large(request: Request, exception: PayloadTooLarge):
-        # Sanic refuses the body before engineio sees it; end that session as engineio would.
+        # Sanic refuses the body before engineio sees it; end that session as Node does.
         sid = request.args.get("sid") if request.path == f"/{path}/" else None
-        if sid and await drop_session(sio.eio, sid):
+        if sid and await drop_session(eio, sid, eio.reason.TRANSPORT_ERROR):
             log.warning("closing connection from %s: polling request over %d bytes",
                         request.remote_addr or request.ip, app.config.REQUEST_MAX_SIZE)
         return text("request too large", status=413)
@@ -160,20 +258,21 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
 
     # Sanic only lets a handler end without a response when it is marked as a websocket handler.
     engineio_endpoint.is_websocket = True
-    app.add_route(engineio_endpoint, f"/{path}/", methods=["GET", "POST", "OPTIONS"],
-                  name="engineio")
+    # Every method reaches the endpoint: Node answers an unsupported one with 400, not 405.
+    app.add_route(engineio_endpoint, f"/{path}/",
+                  methods=["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH", "HEAD"], name="engineio")
 
     async def stop_socketio(app: Sanic):
         # An Engine.IO close (not a Socket.IO disconnect), so clients reconnect when we are back.
-        closed = len(sio.eio.sockets)
-        await sio.eio.disconnect()
+        closed = session_count(eio)
+        await eio.disconnect()
         log.info("told %d client%s the server is stopping", closed, "" if closed == 1 else "s")
         await sio.shutdown()
 
     async def finish_tasks(app: Sanic):
         # Tasks still waiting (ping timers, session writers a peer never let finish, event
         # deliveries) are cancelled so that none is destroyed pending; only the server's own.
-        await sio.eio.tasks.cancel_all(timeout=1.0)
+        await eio.tasks.cancel_all(timeout=1.0)
 
     app.register_listener(stop_socketio, "before_server_stop")
     app.register_listener(finish_tasks, "after_server_stop")

@@ -86,7 +86,7 @@ def translate_request(request: Request) -> dict:
 
 
 def make_response(status: str, headers: list, payload: bytes, environ: dict) -> HTTPResponse:
-    """engineio's response dict as a Sanic response."""
+    """engineio's response dict as a Sanic response, worded as Node's engine.io words it."""
     content_type = None
     extra = {}
     for name, value in headers:
@@ -94,8 +94,24 @@ def make_response(status: str, headers: list, payload: bytes, environ: dict) -> 
             content_type = value
         else:
             extra[name] = value
-    return HTTPResponse(body=payload, status=int(status.split()[0]),
-                        headers=extra, content_type=content_type)
+    code = int(status.split()[0])
+    if code == 200 and payload == b"OK":  # engineio's answer to a POST or a preflight
+        method = environ.get("REQUEST_METHOD")
+        if method == "POST":
+            payload, content_type = b"ok", "text/html"
+        elif method == "OPTIONS":
+            return HTTPResponse(status=204, headers=extra)
+    return HTTPResponse(body=payload, status=code, headers=extra, content_type=content_type)
+
+
+async def close_websocket(request: Request, max_size: int, policy) -> None:
+    """Accept a websocket and close it at once, without a status code (Node's ws.close())."""
+    try:
+        ws = await accept(request, max_size, policy)
+    except HandshakeError as exc:
+        log.info("refused websocket from %s: %s", request.remote_addr or request.ip, exc)
+        return
+    await ws.close(code=None)
 
 
 def valid_polling_body(body: bytes) -> bool:
@@ -104,7 +120,9 @@ def valid_polling_body(body: bytes) -> bool:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    for part in text.split("\x1e") if text else ():
+    if not text:
+        return False  # Node closes the session on an empty payload too
+    for part in text.split("\x1e"):
         if part.startswith("b"):  # a binary packet, base64-encoded
             try:
                 base64.b64decode(part[1:], validate=True)

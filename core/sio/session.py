@@ -17,7 +17,7 @@ import logging
 from engineio import exceptions
 from engineio import packet as eio_packet
 
-from core.sio.server import drop_session
+from core.sio.internals import drop_session, end_pending_poll
 
 log = logging.getLogger("chat.binding")
 
@@ -32,7 +32,7 @@ async def _upgrade(sock, ws, timeout: float) -> bool:
                 log.info("%s: websocket upgrade failed: no probe ping", sock.sid)
                 return False
             await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
-            await sock.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending long-poll
+            end_pending_poll(sock)  # a waiting long-poll GET gets a NOOP (and nothing is left over)
             upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
         if upgrade.packet_type != eio_packet.UPGRADE:
             log.info("%s: websocket upgrade failed: expected the upgrade packet", sock.sid)

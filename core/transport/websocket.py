@@ -322,8 +322,9 @@ class ServerWebSocket:
         if self.proto.state is not State.OPEN or self._lost:
             raise ConnectionClosed(f"websocket closed ({self.close_code})")
 
-    async def close(self, code: int = CLOSE_NORMAL) -> None:
-        """Send a close frame and wait (briefly) for the peer's, then drop the connection.
+    async def close(self, code: int | None = CLOSE_NORMAL) -> None:
+        """Send a close frame (code None: without a status code) and wait (briefly) for the
+        peer's, then drop the connection.
 
         After a protocol error the close carries the error's code (1002, 1007, 1009) instead.
         """

@@ -1,0 +1,463 @@
+"""Every use of python-engineio's and python-socketio's private internals, in this one module.
+
+Upstream documents the servers' constructor options and public methods; everything else the chat
+needs (the session table, a socket's queue and flags, the connect sequence, the message hook) is
+reached from here only. Both packages are pinned (requirements.txt) and
+tests/core/sio/test_internals.py fails loudly when an upgrade changes what this module relies on.
+Elsewhere, core code calls the functions and base classes below instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+
+import engineio
+import socketio
+from engineio import async_socket
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from engineio import payload as eio_payload
+from socketio import exceptions as sio_exceptions
+from socketio import packet as sio_packet
+
+log = logging.getLogger("chat.socket")
+
+# The versions this module was written against (requirements.txt pins them).
+ENGINEIO_VERSION = "4.15.1"
+SOCKETIO_VERSION = "5.18.1"
+
+# What the CONNECT_ERROR of an unknown namespace says (Node's socket.io words it so).
+INVALID_NAMESPACE = {"message": "Invalid namespace"}
+INTERNAL_ERROR = {"message": "internal error"}
+
+
+# Engine.IO sessions ---------------------------------------------------------------------------------
+
+
+def sessions(eio) -> dict:
+    """engineio's session table: Engine.IO sid -> socket (read it, do not change it)."""
+    return eio.sockets
+
+
+def session_count(eio) -> int:
+    return len(eio.sockets)
+
+
+def live_session(eio, sid: str):
+    """The socket of an open session, or None (unknown, or closed and not yet forgotten)."""
+    sock = eio.sockets.get(sid)
+    return None if sock is None or sock.closed else sock
+
+
+def open_queue(eio, sid: str):
+    """The outgoing queue of a session that can still send, or None."""
+    sock = eio.sockets.get(sid)
+    if sock is None or sock.closed or sock.closing:
+        return None
+    return sock.queue
+
+
+def session_queue(eio, sid: str):
+    """A session's outgoing queue (open or not), or None when the session is unknown."""
+    sock = eio.sockets.get(sid)
+    return None if sock is None else sock.queue
+
+
+def session_transport(sock) -> str:
+    """The transport a session uses now: "websocket" once upgraded (or opened so), else "polling"."""
+    return "websocket" if sock.upgraded else "polling"
+
+
+def is_upgrading(sock) -> bool:
+    """Whether a websocket has taken, or is taking, the session over from long-polling."""
+    return sock.upgrading or sock.upgraded
+
+
+def max_payload(eio) -> int:
+    return eio.max_http_buffer_size
+
+
+def transports(eio) -> list[str]:
+    """The transports the server accepts."""
+    return eio.transports
+
+
+async def drop_session(eio, sid: str, reason: str | None = None) -> bool:
+    """Send the Engine.IO close packet and end the session without waiting on the client."""
+    sock = eio.sockets.get(sid)
+    if sock is None:
+        return False
+    await sock.close(wait=False, reason=reason or eio.reason.SERVER_DISCONNECT)
+    # The writer sends what is queued (the close packet last), then ends and closes the websocket.
+    await sock.queue.put(None)
+    eio.sockets.pop(sid, None)
+    return True
+
+
+def end_pending_poll(sock) -> None:
+    """Answer a waiting long-poll GET with a NOOP (an upgrade is under way), as Node does.
+
+    Only when a GET waits: a NOOP left in the queue would go out over the new websocket.
+    """
+    if sock.sid in sock.server.waiting_polls:
+        sock.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
+class ChatSocket(async_socket.AsyncSocket):
+    """engineio's socket with Node's heartbeat timing and Node's answer to a client's CLOSE.
+
+    engineio sends each ping from a task of its own and finds a missing pong only when its
+    monitor next passes (up to ping_timeout later, or never while nothing is sent); here one
+    timer handle sends the ping after ping_interval and ends the session exactly ping_timeout
+    later unless the pong came.
+    """
+
+    _timer: asyncio.TimerHandle | None = None
+
+    def schedule_ping(self):
+        if self.last_ping:  # as upstream: only after the previous ping was answered (or at open)
+            self.last_ping = None
+            self._restart_timer(self.server.ping_interval, self._ping)
+
+    def _restart_timer(self, delay: float, callback) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay, callback)
+
+    def _ping(self) -> None:
+        self._timer = None
+        if self.closing or self.closed:
+            return
+        self.last_ping = time.time()
+        self.queue.put_nowait(eio_packet.Packet(eio_packet.PING))
+        self._restart_timer(self.server.ping_timeout, self._pong_missing)
+
+    def _pong_missing(self) -> None:
+        self._timer = None
+        if self.last_ping is not None and not self.closing and not self.closed:
+            # abort=False: a CLOSE packet goes to whatever still listens (a waiting GET).
+            self.server.start_background_task(self.close, wait=False, abort=False,
+                                              reason=self.server.reason.PING_TIMEOUT)
+
+    async def close(self, wait=True, abort=False, reason=None):
+        was_open = not self.closed and not self.closing
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await super().close(wait=wait, abort=abort, reason=reason)
+        if was_open and abort and not self.upgraded:
+            # The client's CLOSE over polling: Node answers the waiting GET at once with a NOOP.
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
+class EngineIOAdapter(engineio.AsyncServer):
+    """engineio's server on a driver of our own, with the handshake Node sends.
+
+    `driver` is engineio's driver mapping (translate_request, make_response, websocket); the
+    subclass keeps `waiting_polls` (sids with a long-poll GET in progress) up to date.
+    """
+
+    def __init__(self, driver: dict, **kwargs):
+        kwargs["async_mode"] = "asgi"  # any built-in asyncio mode; its driver is replaced below
+        super().__init__(**kwargs)
+        self._async = driver
+        self.async_mode = "sanic"
+        self.waiting_polls: set[str] = set()
+
+    @staticmethod
+    def allow_packets_per_payload(count: int) -> None:
+        """engineio drops (with a traceback) polling payloads of more packets than this."""
+        eio_payload.Payload.max_decode_packets = count
+
+    async def _handle_connect(self, environ, transport, jsonp_index=None):
+        """Open a session (as upstream), advertising the configured values exactly, as Node does.
+
+        Upstream advertises int(ping_interval) * 1000 (0 for a sub-second interval).
+        """
+        if self.start_service_task:  # engineio's monitor: forgets closed sessions
+            self.start_service_task = False
+            self.service_task_handle = self.start_background_task(self._service_task)
+        sid = self.generate_id()
+        sock = ChatSocket(self, sid)
+        self.sockets[sid] = sock
+        # Key order as Node's: the packet is byte-for-byte the same.
+        await sock.send(eio_packet.Packet(eio_packet.OPEN, {
+            "sid": sid,
+            "upgrades": self._upgrades(sid, transport),
+            "pingInterval": round(self.ping_interval * 1000),
+            "pingTimeout": round(self.ping_timeout * 1000),
+            "maxPayload": self.max_http_buffer_size,
+        }))
+        refused = await self._trigger_event("connect", sid, environ, run_async=False)
+        if refused is not None and refused is not True:
+            del self.sockets[sid]
+            return self._unauthorized(refused or None)
+        sock.schedule_ping()
+        if transport == "websocket":
+            answer = await sock.handle_get_request(environ)
+            if sock.closed:
+                self.sockets.pop(sid, None)
+            return answer
+        sock.connected = True
+        try:
+            return self._ok(await sock.poll(), jsonp_index=jsonp_index)
+        except eio_exceptions.QueueEmpty:
+            return self._bad_request()
+
+    async def _trigger_event(self, event, *args, **kwargs):
+        ret = await super()._trigger_event(event, *args, **kwargs)
+        if event == "disconnect":
+            sock = self.sockets.get(args[0])
+            if sock is not None and sock.upgraded:
+                # engineio closes a session (ping timeout, the client's close packet) without
+                # telling its websocket writer; None ends the writer after what close() still
+                # queues synchronously (the CLOSE packet), so it runs on the next loop turn.
+                asyncio.get_running_loop().call_soon(sock.queue.put_nowait, None)
+        return ret
+
+    async def respond(self, environ: dict, status: int, body: bytes, content_type: str):
+        """A response of our own through engineio's, so it carries the same CORS headers."""
+        return await self._make_response(
+            {"status": str(status), "headers": [("Content-Type", content_type)], "response": body},
+            environ)
+
+
+# Socket.IO -------------------------------------------------------------------------------------------
+
+
+def namespace_of(data) -> str | None:
+    """The namespace of an encoded Socket.IO packet (`2/admin,[...]` -> "/admin"); None for bytes."""
+    if not isinstance(data, str):
+        return None
+    i = 1
+    while i < len(data) and data[i].isdigit():
+        i += 1
+    start = i + 1 if data[i:i + 1] == "-" else 1  # binary packets: `51-/admin,...`
+    if data[start:start + 1] != "/":
+        return "/"
+    end = data.find(",", start)
+    return data[start:] if end < 0 else data[start:end]
+
+
+class OutputHold:
+    """Holds what is sent to a session while a namespace connect is decided (Node: CONNECT first).
+
+    python-socketio registers the new sid in its rooms before the connect handler runs, so an
+    emit made there (or a broadcast meanwhile) would reach the client before the CONNECT answer.
+    Held here: the session's queue (core.sio.held_queue.HoldingQueue) and its direct writer
+    (core.transport.direct), which is taken off the registry so broadcasts queue instead.
+    """
+
+    def __init__(self, eio, sid: str):
+        sock = eio.sockets.get(sid)
+        queue = None if sock is None else sock.queue
+        self.queue = queue if hasattr(queue, "hold") and queue.hold() else None
+        writers = getattr(getattr(eio, "direct", None), "writers", None)
+        self._writers, self._sid = writers, sid
+        self._writer = writers.pop(sid, None) if self.queue is not None and writers else None
+
+    def release(self) -> list:
+        """Stop holding; what was held, for replay() after the answer."""
+        if self.queue is None:
+            return []
+        writer = self._writer
+        if writer is not None and self.queue.sink is not None:  # not detached meanwhile
+            self._writers.setdefault(self._sid, writer)
+        return self.queue.release()
+
+    def replay(self, items) -> None:
+        if self.queue is not None:
+            for item in items:
+                self.queue.put_nowait(item)
+
+
+def _without_namespace(items: list, namespace: str) -> list:
+    """Held packets minus the Socket.IO packets (and their attachments) of a refused namespace."""
+    kept, skip_attachments = [], 0
+    for item in items:
+        data = getattr(item, "data", None)
+        if skip_attachments and isinstance(data, bytes):
+            skip_attachments -= 1
+            continue
+        skip_attachments = 0
+        if getattr(item, "packet_type", None) == eio_packet.MESSAGE and namespace_of(data) == namespace:
+            if data[:1] in ("5", "6"):
+                skip_attachments = int(data[1:data.index("-")])
+            continue
+        kept.append(item)
+    return kept
+
+
+class SocketIOAdapter(socketio.AsyncServer):
+    """python-socketio's server with its private hooks routed to named methods of the subclass.
+
+    The subclass (core.sio.server.ProtectedServer) decides policy in session_opened,
+    session_closed, packet_failed and screen_event; this class owns the upstream plumbing,
+    a fast path for the common event packet, and Node's connect sequence.
+    """
+
+    engine_class = engineio.AsyncServer  # the Engine.IO server class python-socketio creates
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._coroutine_handlers: set = set()
+
+    def _engineio_server_class(self):
+        return self.engine_class
+
+    # Hooks for the subclass.
+    def session_opened(self, eio_sid: str) -> None:
+        """An Engine.IO session opened (before any namespace connect)."""
+
+    def session_closed(self, eio_sid: str) -> None:
+        """An Engine.IO session closed."""
+
+    async def packet_failed(self, eio_sid: str, data, exc: Exception) -> None:
+        """Decoding or dispatching a packet raised exc."""
+        raise exc
+
+    async def screen_event(self, eio_sid: str, namespace: str | None, ack_id, data) -> bool:
+        """True when an event was answered here and must not reach its handlers."""
+        return False
+
+    def plain_event(self, data: str):
+        """(ack id, args) of a common event packet, or None to let upstream decode it."""
+        return None
+
+    # Helpers for the subclass.
+    def address(self, eio_sid: str) -> str:
+        return (self.environ.get(eio_sid) or {}).get("REMOTE_ADDR", "unknown address")
+
+    def joined_any_namespace(self, eio_sid: str) -> bool:
+        return any(self.manager.sid_from_eio_sid(eio_sid, ns) for ns in list(self.manager.get_namespaces()))
+
+    async def send_ack(self, eio_sid: str, namespace: str | None, ack_id: int, args: list) -> None:
+        await self._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace,
+                                                           id=ack_id, data=args))
+
+    def serves(self, namespace: str) -> bool:
+        """Whether a namespace has handlers (python-socketio's own test, minus "Unable to connect")."""
+        return (namespace in self.handlers or namespace in self.namespace_handlers
+                or self.namespaces == "*" or namespace in self.namespaces)
+
+    # Upstream's private hooks.
+    async def _handle_eio_connect(self, eio_sid, environ):
+        await super()._handle_eio_connect(eio_sid, environ)
+        self.session_opened(eio_sid)
+
+    async def _handle_eio_disconnect(self, eio_sid, reason):
+        self.session_closed(eio_sid)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _handle_eio_message(self, eio_sid, data):
+        try:
+            if data.__class__ is str and data[:1] == "2" and eio_sid not in self._binary_packet:
+                event = self.plain_event(data)
+                if event is not None:
+                    await self._handle_event(eio_sid, None, event[0], event[1])
+                    return
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as exc:
+            self._binary_packet.pop(eio_sid, None)
+            await self.packet_failed(eio_sid, data, exc)
+
+    async def _handle_event(self, eio_sid, namespace, id, data):
+        if await self.screen_event(eio_sid, namespace, id, data):
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+    async def _trigger_event(self, event, namespace, *args):
+        # python-socketio resolves catch-alls and calls inspect.iscoroutinefunction on every
+        # event; a coroutine handler registered for exactly this event is called directly.
+        handler = self.handlers.get(namespace, {}).get(event)
+        if handler is not None and handler in self._coroutine_handlers:
+            try:
+                return await handler(*args)
+            except asyncio.CancelledError:  # as upstream: a cancelled handler answers nothing
+                return None
+        if handler is not None and inspect.iscoroutinefunction(handler) and \
+                event not in ("connect", "disconnect", "connect_error", "*"):
+            self._coroutine_handlers.add(handler)
+        return await super()._trigger_event(event, namespace, *args)
+
+    async def _handle_connect(self, eio_sid, namespace, data):
+        """A namespace CONNECT, answered as Node answers it.
+
+        Unknown namespaces get {"message": "Invalid namespace"}; a refusal gets the hook's
+        {"message", "data"?}; a failing hook gets "internal error" and a traceback in the log;
+        on success the CONNECT answer goes out before anything sent while the hooks ran.
+        """
+        namespace = namespace or "/"
+        if not self.serves(namespace):
+            await self._connect_error(eio_sid, namespace, INVALID_NAMESPACE)
+            return
+        sid = await self.manager.pre_connect(eio_sid, namespace)
+        if sid is None:  # this session is already connected to the namespace
+            await self._connect_error(eio_sid, namespace, {"message": "already connected"})
+            return
+        hold = OutputHold(self.eio, eio_sid)
+        try:
+            refusal = await self._run_connect_handler(eio_sid, namespace, sid, data)
+        except BaseException:
+            hold.replay(_without_namespace(hold.release(), namespace))
+            raise
+        held = hold.release()
+        if refusal is None:
+            await self._send_packet(eio_sid, self.packet_class(sio_packet.CONNECT, {"sid": sid},
+                                                               namespace=namespace))
+            await self.manager.connect(sid, namespace)
+            hold.replay(held)
+        else:
+            await self._connect_error(eio_sid, namespace, refusal)
+            await self.manager.disconnect(sid, namespace, ignore_queue=True)
+            hold.replay(_without_namespace(held, namespace))
+
+    async def _run_connect_handler(self, eio_sid, namespace, sid, auth) -> dict | None:
+        """None when the handler accepts; otherwise the CONNECT_ERROR payload."""
+        environ = self.environ[eio_sid]
+        try:
+            try:
+                accepted = await self._trigger_event("connect", namespace, sid, environ, auth)
+            except TypeError:
+                if auth:
+                    raise
+                accepted = await self._trigger_event("connect", namespace, sid, environ)  # legacy
+        except sio_exceptions.ConnectionRefusedError as exc:
+            return dict(exc.error_args)
+        except ConnectionRefusedError:
+            return {"message": "Connection refused by server"}
+        except Exception:
+            log.exception("connect handler failed for namespace %s (%s)", namespace, self.address(eio_sid))
+            return dict(INTERNAL_ERROR)
+        if accepted is False:
+            return {"message": "Connection rejected by server"}
+        return None
+
+    async def _connect_error(self, eio_sid, namespace, payload: dict) -> None:
+        await self._send_packet(eio_sid, self.packet_class(sio_packet.CONNECT_ERROR, data=payload,
+                                                           namespace=namespace))
+
+
+# Managers --------------------------------------------------------------------------------------------
+
+
+def eio_sid_of(sio, sid: str, namespace: str = "/") -> str | None:
+    """The Engine.IO session of a Socket.IO sid."""
+    return sio.manager.eio_sid_from_sid(sid, namespace)
+
+
+def namespace_rooms(manager, namespace: str = "/") -> dict:
+    """The manager's rooms of a namespace: room -> {sid: eio_sid} (read it, do not change it)."""
+    return manager.rooms.get(namespace, {})
+
+
+def connected_count(manager, namespace: str = "/") -> int:
+    return len(manager.rooms.get(namespace, {}).get(None, {}))
+
+
+def serves_namespace(manager, namespace: str) -> bool:
+    """Whether the manager has any connection (or room) on a namespace."""
+    return namespace in manager.rooms
