@@ -21,7 +21,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 run: setup
 	$(BIN)/python run.py
 
-test: setup test-deps
+test: setup test-deps bench/node/node_modules/.package-lock.json
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The tests also start their own redis-server and drive Debian's chromium: install them when
@@ -47,6 +47,7 @@ bench-redis: setup
 bench: setup bench/node/node_modules/.package-lock.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# The Node reference server and the load generator (exact versions from bench/node/package-lock.json).
+# The Node reference server and the load generator (exact versions from bench/node/package-lock.json);
+# the wire-conformance tests (tests/core/sio/) measure the same assertions against it.
 bench/node/node_modules/.package-lock.json: bench/node/package.json bench/node/package-lock.json
 	cd bench/node && npm ci --no-audit --no-fund --loglevel=error

@@ -4,6 +4,8 @@
 //
 // Default namespace, path /socket.io, websocket + polling, no permessage-deflate (the default),
 // the same events and notice wordings as the Python server's global_chat and group_chat plugins.
+// The wire-conformance tests (tests/core/sio/) set PING_INTERVAL / PING_TIMEOUT /
+// MAX_HTTP_BUFFER_SIZE and, through `require`, add a few handlers before start() (see `module.exports`).
 "use strict";
 
 const http = require("node:http");
@@ -23,9 +25,9 @@ const io = new Server(httpServer, {
   transports: ["polling", "websocket"],
   perMessageDeflate: false,
   httpCompression: true,
-  pingInterval: 25000,
-  pingTimeout: 20000,
-  maxHttpBufferSize: 1e6,
+  pingInterval: Number(process.env.PING_INTERVAL || 25000),
+  pingTimeout: Number(process.env.PING_TIMEOUT || 20000),
+  maxHttpBufferSize: Number(process.env.MAX_HTTP_BUFFER_SIZE || 1e6),
   cors: { origin: true },
 });
 
@@ -74,7 +76,12 @@ for (const sig of ["SIGTERM", "SIGINT"]) {
   });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+function start() {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
+
+if (require.main === module) start();
+module.exports = { io, start };

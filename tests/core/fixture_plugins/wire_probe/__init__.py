@@ -1,0 +1,26 @@
+"""Test plugin: the hooks tests/core/sio/node_wire.js adds to the Node server, for the wire tests.
+
+auth {"greet": true} gets `welcome("hi")` from the connect hook; {"refuse": true[, "data": x]}
+is refused with "go away" (and that data); `echo(*args)` emits `echoed(*args)` back and answers
+the same arguments as its ack (binary attachments included).
+"""
+
+from core.api import ConnectionRefused, PluginContext
+
+
+def setup(ctx: PluginContext) -> None:
+    sio = ctx.sio  # raw ack values and bytes: beyond ctx.on's checked parameters
+
+    @ctx.on_connect
+    async def hook(sid, environ, auth):
+        auth = auth if isinstance(auth, dict) else {}
+        if auth.get("refuse"):
+            raise ConnectionRefused("go away", auth["data"]) if "data" in auth else ConnectionRefused("go away")
+        if auth.get("greet"):
+            await sio.emit("welcome", "hi", to=sid)
+
+    async def echo(sid, *args):
+        await sio.emit("echoed", args, to=sid)
+        return args
+
+    sio.on("echo", echo)
