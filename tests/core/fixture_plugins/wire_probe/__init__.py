@@ -5,22 +5,24 @@ is refused with "go away" (and that data); `echo(*args)` emits `echoed(*args)` b
 the same arguments as its ack (binary attachments included).
 """
 
-from core.api import ConnectionRefused, PluginContext
+from core.api import Ack, ConnectionRefused, PluginContext, Rest
+
+
+def anything(value) -> None:
+    """Every value passes: the wire tests send JSON and bytes alike."""
+    return None
 
 
 def setup(ctx: PluginContext) -> None:
-    sio = ctx.sio  # raw ack values and bytes: beyond ctx.on's checked parameters
-
     @ctx.on_connect
     async def hook(sid, environ, auth):
         auth = auth if isinstance(auth, dict) else {}
         if auth.get("refuse"):
             raise ConnectionRefused("go away", auth["data"]) if "data" in auth else ConnectionRefused("go away")
         if auth.get("greet"):
-            await sio.emit("welcome", "hi", to=sid)
+            await ctx.emit("welcome", "hi", to=sid)
 
+    @ctx.on("echo", Rest("args", anything))
     async def echo(sid, *args):
-        await sio.emit("echoed", args, to=sid)
-        return args
-
-    sio.on("echo", echo)
+        await ctx.emit("echoed", *args, to=sid)
+        return Ack(*args)
