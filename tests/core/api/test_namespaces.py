@@ -10,11 +10,6 @@ from tests.plugins.wire import OK, ServerLog, refused
 from tests.support.raw import RawWebSocket
 from tests.support.server import merge
 
-# Pending the `wire` helper's change to core/sio/server.py (issue 18, item 11); strict: it fails
-# loudly once that lands, and the marker goes.
-WIRE_PENDING = pytest.mark.xfail(strict=True, reason="CONNECT answer order / Invalid namespace: core/sio/server.py")
-
-
 TOKEN = "s3cret-token"
 CAP = 3
 
@@ -76,7 +71,6 @@ async def test_handler_bug_in_a_namespace_answers_internal_error(guarded_server,
     assert await alice.call("where") == {"ok": True, "namespace": "/probe", "calls": 1, "address": "127.0.0.1"}
 
 
-@WIRE_PENDING
 async def test_emit_in_a_connect_hook_arrives_after_the_connect_answer(guarded_server):
     ws = await RawWebSocket.open(guarded_server.url, join=False)
     try:
@@ -89,7 +83,6 @@ async def test_emit_in_a_connect_hook_arrives_after_the_connect_answer(guarded_s
     assert second == '42/probe,["welcome","hello /probe"]', (first, second)
 
 
-@WIRE_PENDING
 async def test_unknown_namespace_is_refused_as_the_node_server_does(guarded_server, clients):
     lost = await clients.js(guarded_server.url + "/nope", expect_ok=False, extra_opts={"auth": {"token": TOKEN}})
     [error] = await lost.expect("connect_error")
