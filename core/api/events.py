@@ -36,7 +36,7 @@ class MessageSent(Event):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RoomEntered(Event):
-    """A connection entered a room (first entry only): room, nickname, sid, address."""
+    """A connection entered a room, or took a new nickname in it (after a RoomLeft "renamed"): room, nickname, sid, address."""
 
     name: ClassVar[str] = "chat.room.entered"
     room: str
@@ -47,7 +47,7 @@ class RoomEntered(Event):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RoomLeft(Event):
-    """A connection left a room (leave or disconnect): room, nickname, sid, address, reason."""
+    """A connection left a room: reason "left", a disconnect's reason, or "renamed" (a RoomEntered follows)."""
 
     name: ClassVar[str] = "chat.room.left"
     room: str

@@ -74,6 +74,10 @@ def setup(ctx: PluginContext) -> None:
         elif old != nick:
             await ctx.emit("entryok", notice(cfg.renamed_notice, room, nick, old), room=room, skip_sid=sid,
                            sender=sid)
+            # Followers of the room events (presence, typing) see the new nickname as leave + entry.
+            address = ctx.client_address(sid)
+            await ctx.publish(RoomLeft(room=room, nickname=old, sid=sid, address=address, reason="renamed"))
+            await ctx.publish(RoomEntered(room=room, nickname=nick, sid=sid, address=address))
         await ctx.emit("entryok", notice(cfg.welcome_notice, room, nick), to=sid, sender=sid)
 
     @ctx.on("groupmsg", room_id, Param("msg", any_json(ctx.server.max_message_size)))

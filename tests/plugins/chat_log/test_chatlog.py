@@ -66,11 +66,24 @@ async def test_second_entry_into_the_same_room_is_not_logged_again(server, clien
     sid = alice.sio.get_sid()
     room = new_room()
     await alice.call("entry", room, "alice")
-    await alice.call("entry", room, "alicia")
+    await alice.call("entry", room, "alice")
     await alice.call("broadcast", "after")
 
     log = await chatlog_when(server, lambda log: len(by(sid)(log)) == 2)
     assert [e.get("nickname") for e in by(sid)(log)] == ["alice", None]
+
+
+async def test_a_new_nickname_in_the_same_room_is_logged_as_left_renamed_then_entered(server, clients):
+    alice = await clients.python(server.url)
+    sid = alice.sio.get_sid()
+    room = new_room()
+    await alice.call("entry", room, "alice")
+    await alice.call("entry", room, "alicia")
+    await alice.call("broadcast", "after")
+
+    log = await chatlog_when(server, lambda log: len(by(sid)(log)) == 4)
+    assert [(e["event"], e.get("nickname"), e.get("reason")) for e in by(sid)(log)] == [
+        (ENTERED, "alice", None), (LEFT, "alice", "renamed"), (ENTERED, "alicia", None), (SENT, None, None)]
 
 
 async def test_groupmsg_is_logged_with_room_nickname_and_args(server, clients):
