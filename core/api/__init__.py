@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 from sanic import Request
 
 from core.api.context import ConnectionRefused, PluginConfig, PluginContext
-from core.api.events import Event, MessageSent, ProcessDown, RoomEntered, RoomLeft, as_dict
+from core.api.events import Event, MessageSent, ProcessDown, RoomEntered, RoomEvent, RoomLeft, as_dict
 from core.api.params import Ack, ClientError, Param, Rest, any_json, binary, json_object, text
 from core.api.rooms import Outgoing
 from core.api.routes import json_response, text_response
@@ -19,7 +19,7 @@ __all__ = [
     "Param", "Rest", "ClientError", "ConnectionRefused", "Ack", "Outgoing",
     "text", "any_json", "json_object", "binary",
     # typed internal events
-    "Event", "MessageSent", "RoomEntered", "RoomLeft", "ProcessDown", "as_dict",
+    "Event", "MessageSent", "RoomEntered", "RoomLeft", "RoomEvent", "ProcessDown", "as_dict",
     # routes
     "Request", "json_response", "text_response",
 ]

@@ -35,10 +35,10 @@ class MessageSent(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class RoomEntered(Event):
-    """A connection entered a room, or took a new nickname in it (after a RoomLeft "renamed"): room, nickname, sid, address."""
+class RoomEvent(Event):
+    """Base of RoomEntered and RoomLeft: subscribe to it to get both in the order they were published."""
 
-    name: ClassVar[str] = "chat.room.entered"
+    name: ClassVar[str] = "chat.room.changed"
     room: str
     nickname: str
     sid: str
@@ -46,14 +46,17 @@ class RoomEntered(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class RoomLeft(Event):
+class RoomEntered(RoomEvent):
+    """A connection entered a room, or took a new nickname in it (after a RoomLeft "renamed"): room, nickname, sid, address."""
+
+    name: ClassVar[str] = "chat.room.entered"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RoomLeft(RoomEvent):
     """A connection left a room: reason "left", a disconnect's reason, or "renamed" (a RoomEntered follows)."""
 
     name: ClassVar[str] = "chat.room.left"
-    room: str
-    nickname: str
-    sid: str
-    address: str
     reason: str
 
 
