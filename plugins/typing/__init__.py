@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from core.api import Field, Param, PluginConfig, PluginContext, ClientError, RoomEntered, RoomLeft, text
+from core.api import ClientError, Field, Param, PluginConfig, PluginContext, RoomEntered, RoomEvent, RoomLeft, text
 
 from .throttle import Typist
 
@@ -79,35 +79,25 @@ def setup(ctx: PluginContext) -> None:
             ctx.logger.exception("typing: could not update room %r for %s", room, ctx.describe(sid))
 
     async def stop(sid: str, room: str, state: dict) -> None:
-        """sid leaves room (or changes nickname there): a pushed "true" becomes "false" at once."""
+        """sid leaves room (or takes a new nickname there): a pushed "true" becomes "false" at once."""
         schedule(sid, room, None)
         typist: Typist | None = state.get("typists", {}).pop(room, None)
         if typist is not None and typist.pushed:
             await push(sid, room, typist.nick, False)
 
-    @ctx.subscribe(RoomEntered)
-    async def entered(event: RoomEntered) -> None:
-        if not in_room(event.sid, event.room):
-            return  # left again before this was handled
+    # One subscription for both kinds: entries and leaves arrive in the order they happened.
+    @ctx.subscribe(RoomEvent)
+    async def followed(event: RoomEvent) -> None:
         try:
             async with ctx.session(event.sid) as state:
                 rooms = state.setdefault("rooms", {})
-                if rooms.get(event.room) not in (None, event.nickname):
+                if isinstance(event, RoomLeft):  # also before a rename's RoomEntered
+                    rooms.pop(event.room, None)
                     await stop(event.sid, event.room, state)
-                rooms[event.room] = event.nickname
+                elif isinstance(event, RoomEntered):
+                    rooms[event.room] = event.nickname
         except KeyError:
-            pass  # disconnected meanwhile
-
-    @ctx.subscribe(RoomLeft)
-    async def left(event: RoomLeft) -> None:
-        if in_room(event.sid, event.room):
-            return  # still there: a rename (the new name follows), or a re-entry handled first
-        try:
-            async with ctx.session(event.sid) as state:
-                state.get("rooms", {}).pop(event.room, None)
-                await stop(event.sid, event.room, state)
-        except KeyError:
-            pass  # disconnected: on_disconnect did it
+            pass  # disconnected meanwhile: on_disconnect did the rest
 
     @ctx.on_disconnect
     async def disconnected(sid: str, reason) -> None:
