@@ -18,6 +18,7 @@ from core.host.plugins import run_lifecycle_hooks, set_up_plugins
 from core.policies.health import add_health_route
 from core.policies.limits import Limits
 from core.policies.origins import origin_policy
+from core.sio.internals import start_manager
 from core.sio.binding import SocketServer, bind
 from core.sio.server import PacketJson
 
@@ -35,9 +36,7 @@ def _manage_backplane(app: Sanic, sio: SocketServer) -> None:
     """Connect the backplane when the server starts (not at the first client), close it last."""
 
     async def start(app: Sanic):
-        if not sio.manager_initialized:
-            sio.manager_initialized = True
-            sio.manager.initialize()
+        start_manager(sio)
 
     async def stop(app: Sanic):
         close = getattr(sio.manager, "close", None)

@@ -13,6 +13,7 @@ from socketio import AsyncManager
 from socketio import packet as sio_packet
 
 from core.protocol.frames import text_frame
+from core.sio.internals import open_queue, serves_namespace
 
 
 # Argument types that can hold no binary data: such an event is encoded without a Packet.
@@ -33,7 +34,7 @@ class FanoutManager(AsyncManager):
         room = to or room
         eio = self.server.eio
         direct = eio.direct  # core.transport.direct.DirectWrites
-        if callback or namespace not in self.rooms or not direct.enabled:
+        if callback or not serves_namespace(self, namespace) or not direct.enabled:
             return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                       callback=callback, **kwargs)
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
@@ -44,13 +45,12 @@ class FanoutManager(AsyncManager):
         writers = direct.writers
         frame = text_frame(("4" + encoded).encode()) if writers else None
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        sockets = eio.sockets
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
             writer = writers.get(eio_sid)
             if writer is not None and writer.write_frame(frame):
                 continue
-            sock = sockets.get(eio_sid)
-            if sock is not None and not sock.closed and not sock.closing:
-                sock.queue.put_nowait(pkt)  # the socket's writer (or the next poll) sends it, in order
+            queue = open_queue(eio, eio_sid)
+            if queue is not None:
+                queue.put_nowait(pkt)  # the socket's writer (or the next poll) sends it, in order

@@ -23,6 +23,8 @@ from engineio import payload as eio_payload
 from socketio import exceptions as sio_exceptions
 from socketio import packet as sio_packet
 
+from core.sio.held_queue import OutputHold, without_namespace
+
 log = logging.getLogger("chat.socket")
 
 # The versions this module was written against (requirements.txt pins them).
@@ -104,6 +106,83 @@ def end_pending_poll(sock) -> None:
     """
     if sock.sid in sock.server.waiting_polls:
         sock.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
+# The websocket session loop (core.sio.session) -------------------------------------------------------
+
+
+def websocket_upgrades(sock) -> bool:
+    """A websocket takes a session over: True when it upgrades a polling session (probe first);
+    otherwise the session was opened on it and is marked connected and upgraded now."""
+    if sock.connected:
+        return True
+    sock.connected = True
+    sock.upgraded = True
+    return False
+
+
+async def upgrade_session(sock, ws, timeout: float) -> bool:
+    """Finish a polling -> websocket upgrade (probe ping/pong, then the upgrade packet) in time."""
+    sock.upgrading = True  # holds back direct writes until the upgrade is done
+    try:
+        async with asyncio.timeout(timeout):
+            probe = eio_packet.Packet(encoded_packet=await ws.wait())
+            if probe.packet_type != eio_packet.PING or probe.data != "probe":
+                log.info("%s: websocket upgrade failed: no probe ping", sock.sid)
+                return False
+            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            end_pending_poll(sock)  # a waiting long-poll GET gets a NOOP (and nothing is left over)
+            upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
+        if upgrade.packet_type != eio_packet.UPGRADE:
+            log.info("%s: websocket upgrade failed: expected the upgrade packet", sock.sid)
+            return False
+        sock.upgraded = True
+        return True
+    except TimeoutError:
+        sock.server.transport_policy.count("probe_timeouts")
+        log.info("%s: websocket upgrade failed: no probe and upgrade within %gs", sock.sid, timeout)
+        return False
+    except OSError:
+        return False
+    finally:
+        sock.upgrading = False
+
+
+def outgoing(sock):
+    """A session's outgoing queue."""
+    return sock.queue
+
+
+def message_handler(eio):
+    """engineio's "message" handler (python-socketio's), called with (sid, data)."""
+    return eio.handlers.get("message")
+
+
+async def receive_packet(sock, data) -> bool:
+    """Hand a non-message packet to the session as engineio would; True when the session is over."""
+    try:
+        await sock.receive(eio_packet.Packet(encoded_packet=data))
+    except eio_exceptions.UnknownPacketError:
+        return False
+    except eio_exceptions.SocketIsClosedError:
+        return True
+    return sock.closed  # the client's close packet
+
+
+async def end_websocket_session(sock, writer, out) -> None:
+    """After the read loop: detach the direct writer, let the writer task finish, close the session."""
+    sock.server.direct.detach(sock.sid, out)
+    await sock.queue.put(None)  # lets the writer finish what is queued, then close
+    await writer
+    await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+
+
+def cut_session(eio, queue) -> None:
+    """End the Engine.IO session whose queue a slow client let grow over its budget."""
+    for sid, sock in list(eio.sockets.items()):
+        if sock.queue is queue:
+            eio.start_background_task(drop_session, eio, sid)
+            return
 
 
 class ChatSocket(async_socket.AsyncSocket):
@@ -228,69 +307,6 @@ class EngineIOAdapter(engineio.AsyncServer):
 # Socket.IO -------------------------------------------------------------------------------------------
 
 
-def namespace_of(data) -> str | None:
-    """The namespace of an encoded Socket.IO packet (`2/admin,[...]` -> "/admin"); None for bytes."""
-    if not isinstance(data, str):
-        return None
-    i = 1
-    while i < len(data) and data[i].isdigit():
-        i += 1
-    start = i + 1 if data[i:i + 1] == "-" else 1  # binary packets: `51-/admin,...`
-    if data[start:start + 1] != "/":
-        return "/"
-    end = data.find(",", start)
-    return data[start:] if end < 0 else data[start:end]
-
-
-class OutputHold:
-    """Holds what is sent to a session while a namespace connect is decided (Node: CONNECT first).
-
-    python-socketio registers the new sid in its rooms before the connect handler runs, so an
-    emit made there (or a broadcast meanwhile) would reach the client before the CONNECT answer.
-    Held here: the session's queue (core.sio.held_queue.HoldingQueue) and its direct writer
-    (core.transport.direct), which is taken off the registry so broadcasts queue instead.
-    """
-
-    def __init__(self, eio, sid: str):
-        sock = eio.sockets.get(sid)
-        queue = None if sock is None else sock.queue
-        self.queue = queue if hasattr(queue, "hold") and queue.hold() else None
-        writers = getattr(getattr(eio, "direct", None), "writers", None)
-        self._writers, self._sid = writers, sid
-        self._writer = writers.pop(sid, None) if self.queue is not None and writers else None
-
-    def release(self) -> list:
-        """Stop holding; what was held, for replay() after the answer."""
-        if self.queue is None:
-            return []
-        writer = self._writer
-        if writer is not None and self.queue.sink is not None:  # not detached meanwhile
-            self._writers.setdefault(self._sid, writer)
-        return self.queue.release()
-
-    def replay(self, items) -> None:
-        if self.queue is not None:
-            for item in items:
-                self.queue.put_nowait(item)
-
-
-def _without_namespace(items: list, namespace: str) -> list:
-    """Held packets minus the Socket.IO packets (and their attachments) of a refused namespace."""
-    kept, skip_attachments = [], 0
-    for item in items:
-        data = getattr(item, "data", None)
-        if skip_attachments and isinstance(data, bytes):
-            skip_attachments -= 1
-            continue
-        skip_attachments = 0
-        if getattr(item, "packet_type", None) == eio_packet.MESSAGE and namespace_of(data) == namespace:
-            if data[:1] in ("5", "6"):
-                skip_attachments = int(data[1:data.index("-")])
-            continue
-        kept.append(item)
-    return kept
-
-
 class SocketIOAdapter(socketio.AsyncServer):
     """python-socketio's server with its private hooks routed to named methods of the subclass.
 
@@ -398,11 +414,11 @@ class SocketIOAdapter(socketio.AsyncServer):
         if sid is None:  # this session is already connected to the namespace
             await self._connect_error(eio_sid, namespace, {"message": "already connected"})
             return
-        hold = OutputHold(self.eio, eio_sid)
+        hold = OutputHold(session_queue(self.eio, eio_sid), getattr(self.eio, "direct", None), eio_sid)
         try:
             refusal = await self._run_connect_handler(eio_sid, namespace, sid, data)
         except BaseException:
-            hold.replay(_without_namespace(hold.release(), namespace))
+            hold.replay(without_namespace(hold.release(), namespace))
             raise
         held = hold.release()
         if refusal is None:
@@ -413,7 +429,7 @@ class SocketIOAdapter(socketio.AsyncServer):
         else:
             await self._connect_error(eio_sid, namespace, refusal)
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
-            hold.replay(_without_namespace(held, namespace))
+            hold.replay(without_namespace(held, namespace))
 
     async def _run_connect_handler(self, eio_sid, namespace, sid, auth) -> dict | None:
         """None when the handler accepts; otherwise the CONNECT_ERROR payload."""
@@ -442,6 +458,13 @@ class SocketIOAdapter(socketio.AsyncServer):
 
 
 # Managers --------------------------------------------------------------------------------------------
+
+
+def start_manager(sio) -> None:
+    """Initialise the client manager (the backplane) now, as python-socketio does at its first client."""
+    if not sio.manager_initialized:
+        sio.manager_initialized = True
+        sio.manager.initialize()
 
 
 def eio_sid_of(sio, sid: str, namespace: str = "/") -> str | None:

@@ -113,7 +113,7 @@ def test_socketio_server_methods(name, expected):
 def test_socketio_server_attributes():
     sio = socketio.AsyncServer(async_mode="asgi")
     for name in ("environ", "_binary_packet", "handlers", "namespace_handlers", "namespaces",
-                 "manager", "packet_class", "eio"):
+                 "manager", "manager_initialized", "packet_class", "eio"):
         assert hasattr(sio, name), name
     # _handle_eio_message dispatches on these (the adapter's fast path calls _handle_event).
     source = inspect.getsource(socketio.AsyncServer._handle_eio_message)
@@ -143,11 +143,8 @@ def test_manager_rooms_layout():
 
 def test_no_other_core_module_reaches_into_the_libraries():
     """Private names of engineio/socketio objects appear in core.sio.internals only."""
-    private = re.compile(r"\b(eio|sock|socket|manager|sio)\.(_[a-z]\w*|sockets|queue|upgrading|upgraded|rooms)\b")
+    private = re.compile(r"\b(eio|sock|socket|manager|sio)\.(_[a-z]\w*|sockets|queue|upgrading|upgraded|connected|rooms|manager_initialized)\b")
     allowed = {ROOT / "core/sio/internals.py"}
-    # The websocket session loop and the broadcast fast path are being reworked by the transport
-    # refactor (issue 11); their remaining uses move to core.sio.internals with it.
-    allowed |= {ROOT / "core/sio/session.py", ROOT / "core/sio/fanout.py"}
     offenders = []
     for path in sorted((ROOT / "core").rglob("*.py")):
         if path in allowed:
