@@ -9,7 +9,6 @@ After the HTTP upgrade the websocket is core.transport.websocket's, not Sanic's 
 
 from __future__ import annotations
 
-import json
 import logging
 
 from sanic import Request, Sanic
@@ -20,9 +19,8 @@ from core.base.tasks import TaskSet
 from core.sio.driver import (UPGRADED, SanicWebSocket, close_websocket, make_response, translate_request,
                              valid_polling_body)
 from core.sio.held_queue import HoldingQueue
-from core.sio.internals import (EngineIOAdapter, drop_session, is_upgrading, live_session, max_payload,
-                                session_count, session_transport, transports)
-from core.sio.session import cut_session
+from core.sio.internals import EngineIOAdapter, cut_session, drop_session, max_payload, session_count
+from core.sio.refusals import CLOSE_AFTER_ACCEPT, check_request, node_refusal
 from core.transport.budget import TransportPolicy
 from core.transport.direct import DirectWrites
 from core.transport.upgrade import refusal
@@ -38,19 +36,6 @@ JSON_ESCAPE_FACTOR = 6
 # Packets one long-polling POST may carry.
 MAX_PACKETS_PER_POST = 5000
 
-# Node's engine.io error codes and messages (Server.errors / Server.errorMessages), which the
-# official clients and Node-facing tooling see in a refused request's body.
-UNKNOWN_TRANSPORT, UNKNOWN_SID, BAD_HANDSHAKE_METHOD, BAD_REQUEST, FORBIDDEN, UNSUPPORTED_PROTOCOL = range(6)
-ERROR_MESSAGES = {
-    UNKNOWN_TRANSPORT: "Transport unknown",
-    UNKNOWN_SID: "Session ID unknown",
-    BAD_HANDSHAKE_METHOD: "Bad handshake method",
-    BAD_REQUEST: "Bad request",
-    FORBIDDEN: "Forbidden",
-    UNSUPPORTED_PROTOCOL: "Unsupported protocol version",
-}
-# check_request()'s answer for a websocket that Node accepts and then closes at once.
-CLOSE_AFTER_ACCEPT = "close"
 
 
 _DRIVER = {
@@ -101,48 +86,6 @@ class SocketServer(ProtectedServer):
     def track_tasks(self, tasks: TaskSet) -> None:
         """Keep the tasks engineio and python-socketio start in tasks (cancelled at shutdown)."""
         self.eio.tasks = tasks
-
-
-def check_request(eio, request: Request) -> int | str | None:
-    """What Node's engine.io refuses before a session sees the request: an error code,
-    CLOSE_AFTER_ACCEPT, or None to let engineio handle it (Node's Server.verify and handshake)."""
-    args = request.args
-    transport = args.get("transport")
-    if transport not in transports(eio):  # missing too: engineio would default to polling
-        return UNKNOWN_TRANSPORT
-    upgrade = request.headers.get("upgrade", "").lower() == "websocket"
-    sid = args.get("sid")
-    if sid:
-        sock = live_session(eio, sid)
-        if sock is None:
-            return UNKNOWN_SID
-        if upgrade:
-            # A second websocket for a session that has (or is getting) one: Node accepts it,
-            # then closes it, so the client sees a close rather than an HTTP error.
-            return CLOSE_AFTER_ACCEPT if is_upgrading(sock) else None
-        if transport != session_transport(sock):
-            return BAD_REQUEST  # e.g. a poll after the upgrade
-        if request.method not in ("GET", "POST"):
-            return BAD_REQUEST  # Node answers 500 here; the client is at fault, not the server
-        return None
-    if request.method != "GET":
-        return BAD_HANDSHAKE_METHOD
-    if transport == "websocket" and not upgrade:
-        return BAD_REQUEST
-    if args.get("EIO") != "4":
-        return UNSUPPORTED_PROTOCOL
-    return None
-
-
-async def node_refusal(eio, request: Request, code: int):
-    """Node's answer to a refused request: JSON {code, message}, or text for a websocket upgrade."""
-    message = ERROR_MESSAGES[code]
-    status = 403 if code == FORBIDDEN else 400
-    environ = translate_request(request)
-    if request.headers.get("upgrade", "").lower() == "websocket":
-        return await eio.respond(environ, status, message.encode(), "text/html")
-    body = json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
-    return await eio.respond(environ, status, body, "application/json")
 
 
 def transport_limit(server: ServerSettings) -> int:
