@@ -18,7 +18,27 @@ from sanic.http.constants import Stage
 class ChatProtocol(WebSocketProtocol):
     """WebSocketProtocol whose request-head timer is not restarted by every chunk."""
 
-    __slots__ = ()
+    __slots__ = ("_own_http",)
+
+    def _setup_connection(self, *args, **kwargs) -> None:
+        super()._setup_connection(*args, **kwargs)
+        self._own_http = self._http
+
+    async def connection_task(self) -> None:
+        try:
+            await super().connection_task()
+        finally:
+            # Sanic's Http keeps a bound method of itself (response_func) and its last request,
+            # which points back at it: cycles that hold this protocol, its transport and the
+            # request until a full collection. Broken here, they are freed when the connection ends.
+            http = getattr(self, "_own_http", None)
+            self._own_http = None
+            if http is not None:
+                request = http.request
+                http.response_func = None
+                http.request = None
+                if request is not None:
+                    request.stream = None
 
     def data_received(self, data: bytes) -> None:
         websocket = self.websocket
