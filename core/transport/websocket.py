@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 
 from core.protocol.connection import ServerProtocol, State
 from core.protocol.frames import (CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, CLOSE_POLICY,
@@ -39,6 +41,8 @@ SEND_HIGH_WATER = 64 * 1024
 PONG_BOUND = 16 * 1024
 # A pong frame is at most this long (a 125-byte payload and its header).
 MAX_PONG = 127
+# SO_LINGER on, 0 seconds: close() resets the connection and drops what the kernel still holds.
+_RESET = struct.pack("ii", 1, 0)
 
 
 class ConnectionClosed(OSError):
@@ -191,6 +195,14 @@ class ServerWebSocket:
         self._close_timer = None
         self.proto.connection_lost()
         if not self._lost:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                # A reset: a plain close would leave the kernel sending its buffer to a peer that
+                # does not read, the connection open for as long as the peer wants.
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                except OSError:
+                    pass
             self.transport.abort()
         self._wake()
 
