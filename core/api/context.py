@@ -109,6 +109,16 @@ class PluginContext:
         """Decorator: hook(sid, reason) on disconnect from namespace ("*": all), while still in its rooms."""
         return self._hook(self._registry.disconnect_hooks, hook, namespace)
 
+    def on_recover(self, hook=None, *, namespace: str = "/"):
+        """Decorator: hook(sid, missed) when a dropped connection came back (connection-state recovery)
+        with its sid, rooms and session, after the `missed` events it lacked were sent to it."""
+        return self._hook(self._registry.recover_hooks, hook, namespace)
+
+    def recoverable(self, sid: str) -> bool:
+        """In an on_disconnect hook: whether this connection's state is kept for it to come back."""
+        recovery = getattr(self._sio, "recovery", None)
+        return recovery is not None and sid in recovery.pending
+
     def before_send(self, hook):
         """Decorator: hook(msg: Outgoing) -> Outgoing | None, once per ctx.emit; raise ClientError to refuse."""
         self._registry.before_send.append(hook)

@@ -31,6 +31,7 @@ class Registry:
     namespaces: set[str] = field(default_factory=set)
     connect_hooks: list[NamespacedHook] = field(default_factory=list)
     disconnect_hooks: list[NamespacedHook] = field(default_factory=list)
+    recover_hooks: list[NamespacedHook] = field(default_factory=list)
     before_send: list[BeforeSend] = field(default_factory=list)
     startup_hooks: list[Hook] = field(default_factory=list)
     shutdown_hooks: list[Hook] = field(default_factory=list)

@@ -23,6 +23,21 @@ class RateLimitSettings(Settings):
     disconnect_after: int = Field(200, ge=0)
 
 
+class RecoverySettings(Settings):
+    """Connection-state recovery: a dropped client comes back with its sid, rooms, session and missed events."""
+
+    enabled: bool = True
+    # Seconds a dropped connection's state is kept for it to come back (on any process).
+    max_disconnection_duration: float = Field(120.0, gt=0, le=86_400)
+    # Whether plugins' connect hooks (auth, ...) run again when a connection is recovered.
+    run_connect_hooks: bool = False
+    # Events each process keeps for clients coming back to it (the Redis stream serves the others).
+    max_kept_events: int = Field(10_000, ge=10, le=1_000_000)
+    # Who gets a pid and offsets: "opt-in" (clients connecting with auth {recover: true}) or "all"
+    # (as Node does; python-socketio's client would then see the offset as an extra argument).
+    clients: Literal["opt-in", "all"] = "opt-in"
+
+
 class ServerSettings(Settings):
     """The `server` section: where to listen and how the Socket.IO endpoint behaves."""
 
@@ -71,6 +86,7 @@ class ServerSettings(Settings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The browser client served at /socket.io/socket.io.js (from the npm package).
     client_script: str = "node_modules/socket.io-client/dist/socket.io.min.js"
+    connection_state_recovery: RecoverySettings = RecoverySettings()
 
 
 # Friendlier wording for the pydantic errors a config file typically hits.

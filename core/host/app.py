@@ -20,6 +20,7 @@ from core.policies.limits import Limits
 from core.policies.origins import origin_policy
 from core.sio.internals import start_manager
 from core.sio.binding import SocketServer, bind
+from core.sio.recovery import Recovery
 from core.sio.server import PacketJson
 
 log = logging.getLogger("chat.core")
@@ -47,6 +48,26 @@ def _manage_backplane(app: Sanic, sio: SocketServer) -> None:
     # Sanic runs stop listeners in reverse order of registration: this one, registered after
     # bind(), flushes the backplane before bind's clean-up cancels what is left.
     app.register_listener(stop, "after_server_stop")
+
+
+def _enable_recovery(app: Sanic, sio: SocketServer, config: AppConfig, registry: Registry) -> None:
+    """Connection-state recovery (core/sio/recovery.py): kept state, offsets, the recover hooks."""
+    recovery = Recovery(config.server.connection_state_recovery, sio.manager)
+    sio.recovery = sio.manager.recovery = recovery
+
+    async def recovered(sid: str, namespace: str, missed: int) -> None:
+        for hook in registry.hooks_for(registry.recover_hooks, namespace):
+            try:
+                await hook(sid, missed)
+            except Exception:
+                log.exception("recover hook %s failed for %s", hook.__qualname__, sid)
+
+    async def shutting_down(app: Sanic):
+        recovery.shutting_down = True  # the clients closed now may come back to another process
+
+    recovery.on_recovered = recovered
+    # Registered after bind(): Sanic runs before_server_stop listeners last-registered first.
+    app.register_listener(shutting_down, "before_server_stop")
 
 
 def create_app(config: AppConfig, name: str = "chat") -> Sanic:
@@ -83,6 +104,8 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
 
     limits = Limits(sio, server)
     registry = Registry(limits.admit)
+    if server.connection_state_recovery.enabled:
+        _enable_recovery(app, sio, config, registry)
     registry.open_namespace = namespace_policy(sio, registry, limits)
     registry.use_namespace("/")  # the default namespace is served even when no plugin uses it
     routes = Routes(app, registry.problems)

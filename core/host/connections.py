@@ -23,6 +23,9 @@ def namespace_policy(sio, registry: Registry, limits: Limits):
     def open_namespace(namespace: str) -> None:
         async def connect(sid, environ, auth=None):
             limits.connection_opened(environ)  # may refuse: too many from this address
+            recovery = sio.recovery
+            if recovery is not None and sid in recovery.restoring and not recovery.settings.run_connect_hooks:
+                return  # a recovered connection: it was let in before; plugins hear on_recover
             try:
                 for hook in registry.hooks_for(registry.connect_hooks, namespace):
                     await hook(sid, environ, auth)  # ConnectionRefused propagates as connect_error

@@ -25,6 +25,7 @@ from core.transport.budget import TransportPolicy
 from core.transport.direct import DirectWrites
 from core.transport.upgrade import refusal
 from core.base.settings import ServerSettings
+from core.sio.internals import RecoveringServer
 from core.sio.server import ProtectedServer
 
 log = logging.getLogger("chat.binding")
@@ -78,8 +79,9 @@ class EngineServer(EngineIOAdapter):
             await drop_session(self, eio_sid)
 
 
-class SocketServer(ProtectedServer):
-    """python-socketio's server (with the protections of core.sio.server) on EngineServer."""
+class SocketServer(RecoveringServer, ProtectedServer):
+    """python-socketio's server (with the protections of core.sio.server and connection-state
+    recovery, core.sio.recovery) on EngineServer."""
 
     engine_class = EngineServer
 

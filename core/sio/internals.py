@@ -22,6 +22,7 @@ from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 from socketio import exceptions as sio_exceptions
 from socketio import packet as sio_packet
+from socketio.base_manager import BaseManager
 
 from core.sio.held_queue import OutputHold, without_namespace
 
@@ -455,6 +456,141 @@ class SocketIOAdapter(socketio.AsyncServer):
     async def _connect_error(self, eio_sid, namespace, payload: dict) -> None:
         await self._send_packet(eio_sid, self.packet_class(sio_packet.CONNECT_ERROR, data=payload,
                                                            namespace=namespace))
+
+
+# Connection-state recovery (core/sio/recovery.py) ----------------------------------------------------
+#
+# python-socketio has no recovery: the CONNECT answer (with a pid), a restored connection's sid
+# and rooms, and the moment a dropping connection is kept are taken over here, and the replay is
+# queued straight onto the engineio socket so that nothing can come between it and the CONNECT.
+
+recovery_log = logging.getLogger("chat.recovery")
+
+
+def queue_packets(eio, eio_sid: str, packets: list) -> bool:
+    """Queue encoded Socket.IO packets for one session, in order, without awaiting."""
+    sock = eio.sockets.get(eio_sid)
+    if sock is None or sock.closed or sock.closing:
+        return False
+    for encoded in packets:
+        for part in encoded if isinstance(encoded, list) else (encoded,):
+            sock.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, part))
+    return True
+
+
+def engine_session(eio, eio_sid: str) -> dict:
+    """The engineio session dict (python-socketio keeps each namespace's session in it)."""
+    sock = eio.sockets.get(eio_sid)
+    return sock.session if sock is not None else {}
+
+
+class RecoveringServer:
+    """Mixed in before python-socketio's AsyncServer: pids, restores and kept disconnects."""
+
+    recovery = None  # core.sio.recovery.Recovery, set by core.host.app when enabled
+
+    def _recovery_state(self) -> dict:
+        state = self.__dict__.get("_recovery_pending")
+        if state is None:
+            state = self.__dict__["_recovery_pending"] = {"pids": {}, "engine_closing": set()}
+        return state
+
+    async def _handle_connect(self, eio_sid, namespace, data):
+        recovery = self.recovery
+        namespace = namespace or "/"
+        if recovery is None or not recovery.wants_offsets(data):
+            return await super()._handle_connect(eio_sid, namespace, data)
+        if isinstance(data.get("pid") if isinstance(data, dict) else None, str) and \
+                isinstance(data.get("offset"), str) and self.serves(namespace) and \
+                self.manager.sid_from_eio_sid(eio_sid, namespace) is None:
+            restore = await recovery.restore(data["pid"], data["offset"], namespace)
+            if restore is not None and await self._connect_restored(eio_sid, namespace, data, restore):
+                return
+        pids = self._recovery_state()["pids"]
+        pids[(eio_sid, namespace)] = recovery.new_pid()
+        try:
+            await super()._handle_connect(eio_sid, namespace, data)
+        finally:
+            pids.pop((eio_sid, namespace), None)
+
+    async def _send_packet(self, eio_sid, pkt):
+        if pkt.packet_type == sio_packet.CONNECT and isinstance(pkt.data, dict) and self.recovery:
+            pid = self._recovery_state()["pids"].pop((eio_sid, pkt.namespace or "/"), None)
+            if pid is not None:  # the CONNECT answer of a client that gets offsets
+                pkt.data = {**pkt.data, "pid": pid}
+                self.recovery.connected(pkt.data["sid"], pid)
+        return await super()._send_packet(eio_sid, pkt)
+
+    async def _connect_restored(self, eio_sid, namespace, auth, restore) -> bool:
+        """Connect eio_sid as the kept connection; False: go on as a new connection."""
+        recovery, manager = self.recovery, self.manager
+        record = restore.record
+        sid = record["sid"]
+        if manager.eio_sid_from_sid(sid, namespace) is not None:
+            return False  # that sid is connected again already
+        manager.basic_enter_room(sid, namespace, None, eio_sid=eio_sid)
+        manager.basic_enter_room(sid, namespace, sid, eio_sid=eio_sid)
+        manager.pending_connect.setdefault(namespace, []).append(sid)
+        engine_session(self.eio, eio_sid)[namespace] = record["data"]
+        recovery.restoring[sid] = restore  # live events skip it: the replay brings them (finish)
+        fail = sio_exceptions.ConnectionRefusedError().error_args
+        try:
+            success = await self._trigger_event("connect", namespace, sid, self.environ[eio_sid], auth)
+        except sio_exceptions.ConnectionRefusedError as exc:
+            fail, success = exc.error_args, False
+        finally:
+            recovery.restoring.pop(sid, None)
+        if success is not False and not recovery.finish(restore):
+            recovery_log.warning("could not recover %s: too many events during its connect hooks", sid)
+            fail, success = {"message": "connection state could not be recovered; connect again"}, False
+        if success is False:
+            await super()._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, data=fail, namespace=namespace))
+            await manager.disconnect(sid, namespace, ignore_queue=True)
+            return True
+        # From here until the packets are queued nothing awaits: no live event comes between.
+        for room in record["rooms"]:
+            manager.basic_enter_room(sid, namespace, room)
+        BaseManager.connect(manager, sid, namespace)
+        connect = self.packet_class(sio_packet.CONNECT, {"sid": sid, "pid": record["pid"]},
+                                    namespace=namespace).encode()
+        notice = self.packet_class(sio_packet.EVENT, namespace=namespace,
+                                   data=["recovered", {"missed": restore.missed}]).encode()
+        queue_packets(self.eio, eio_sid, [connect, *restore.packets, notice])
+        recovery.restored(sid, restore)
+        if recovery.on_recovered is not None:
+            await recovery.on_recovered(sid, namespace, restore.missed)
+        return True
+
+    async def _handle_eio_disconnect(self, eio_sid, reason):
+        closing = self._recovery_state()["engine_closing"]
+        closing.add(eio_sid)
+        try:
+            await super()._handle_eio_disconnect(eio_sid, reason)
+        finally:
+            closing.discard(eio_sid)
+
+    async def _handle_disconnect(self, eio_sid, namespace, reason=None):
+        recovery = self.recovery
+        ns = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, ns)
+        if recovery is None or sid is None or sid not in recovery.capable:
+            return await super()._handle_disconnect(eio_sid, namespace, reason)
+        record = None
+        engine_closed = eio_sid in self._recovery_state()["engine_closing"]
+        if recovery.recoverable(sid, reason, engine_closed) and self.manager.is_connected(sid, ns):
+            rooms = [room for room in self.manager.get_rooms(sid, ns) if room != sid]
+            record = recovery.snapshot(sid, ns, rooms, engine_session(self.eio, eio_sid).get(ns, {}))
+        recovery.forget(sid)
+        if record is None:
+            return await super()._handle_disconnect(eio_sid, namespace, reason)
+        shared = recovery.keep_locally(record)
+        recovery.pending.add(sid)  # disconnect hooks may ask (ctx.recoverable)
+        try:
+            await super()._handle_disconnect(eio_sid, namespace, reason)
+        finally:
+            recovery.pending.discard(sid)
+        await recovery.keep_shared(record, shared)
 
 
 # Managers --------------------------------------------------------------------------------------------

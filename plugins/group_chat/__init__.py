@@ -26,6 +26,10 @@ class Config(PluginConfig):
     entered_notice: str = "{nickName} entered the room"
     renamed_notice: str = "{oldNickName} is now {nickName}"
     left_notice: str = "{nickName} left the room"
+    # With connection-state recovery: a member whose connection dropped may come back within
+    # server.connection_state_recovery.max_disconnection_duration with rooms and nickname.
+    lost_notice: str = "{nickName} left the room (connection lost, may be back soon)"
+    back_notice: str = "{nickName} is back"
 
     @field_validator("allowed_name_characters")
     @classmethod
@@ -36,7 +40,8 @@ class Config(PluginConfig):
             raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
-    @field_validator("welcome_notice", "entered_notice", "renamed_notice", "left_notice")
+    @field_validator("welcome_notice", "entered_notice", "renamed_notice", "left_notice", "lost_notice",
+                     "back_notice")
     @classmethod
     def _known_placeholders(cls, value: str) -> str:
         try:
@@ -90,8 +95,8 @@ def setup(ctx: PluginContext) -> None:
         await ctx.publish(MessageSent(socket_event="groupmsg", room=room, sid=sid, nickname=nick,
                                       address=ctx.client_address(sid), args=[room, msg]))
 
-    async def left(sid: str, room: str, nick: str, reason: str) -> None:
-        await ctx.emit("entryok", notice(cfg.left_notice, room, nick), room=room, skip_sid=sid)
+    async def left(sid: str, room: str, nick: str, reason: str, wording: str = cfg.left_notice) -> None:
+        await ctx.emit("entryok", notice(wording, room, nick), room=room, skip_sid=sid)
         await ctx.publish(RoomLeft(room=room, nickname=nick, sid=sid, address=ctx.client_address(sid),
                                    reason=reason))
 
@@ -106,10 +111,20 @@ def setup(ctx: PluginContext) -> None:
 
     @ctx.on_disconnect
     async def leave_all(sid, reason):
+        recoverable = ctx.recoverable(sid)  # its rooms and nickname are kept for a reconnect
         async with ctx.session(sid) as state:
             rooms: dict[str, str] = state.pop("rooms", {})
         for room, nick in rooms.items():
-            await left(sid, room, nick, str(reason))
+            await left(sid, room, nick, str(reason), cfg.lost_notice if recoverable else cfg.left_notice)
+
+    @ctx.on_recover
+    async def back(sid, missed):
+        # Rooms and nickname came back with the session: no "entered" again, but a "back" notice.
+        async with ctx.session(sid) as state:
+            rooms: dict[str, str] = dict(state.get("rooms", {}))
+        for room, nick in rooms.items():
+            await ctx.emit("entryok", notice(cfg.back_notice, room, nick), room=room, skip_sid=sid)
+            await ctx.publish(RoomEntered(room=room, nickname=nick, sid=sid, address=ctx.client_address(sid)))
 
     ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html",
                  max_room_length=cfg.max_room_length, max_nickname_length=cfg.max_nickname_length)

@@ -200,6 +200,17 @@ class JsClient:
     async def assert_none(self, event: str, within: float = 0.5) -> None:
         await self.inbox.assert_none(event, within)
 
+    async def drop(self) -> None:
+        """Close the engine's transport (a network drop: the client reconnects if allowed to)."""
+        await self._send({"op": "drop"})
+
+    async def disconnect(self) -> None:
+        """The client's own socket.disconnect()."""
+        await self._send({"op": "disconnect"})
+
+    async def reconnect(self) -> None:
+        await self._send({"op": "reconnect"})
+
     async def close(self) -> None:
         if self.proc and self.proc.returncode is None:
             try:

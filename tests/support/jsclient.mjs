@@ -27,7 +27,8 @@ function connect({ url, opts }) {
   socket = io(url, { reconnection: false, ...opts });
   // Listen for the upgrade as soon as the engine exists: on localhost it can finish before "connect".
   socket.io.on("open", () => socket.io.engine.on("upgrade", (t) => out({ type: "upgrade", transport: t.name })));
-  socket.on("connect", () => out({ type: "connect", transport: socket.io.engine.transport.name }));
+  socket.on("connect", () => out({ type: "connect", transport: socket.io.engine.transport.name,
+                                   id: socket.id, recovered: socket.recovered }));
   socket.on("connect_error", (err) => out({ type: "connect_error", message: err.message, data: err.data ?? null }));
   socket.on("disconnect", (reason) => out({ type: "disconnect", reason }));
   socket.onAny((event, ...args) => out({ type: "event", event, args }));
@@ -49,6 +50,9 @@ rl.on("line", (line) => {
   const cmd = JSON.parse(line);
   if (cmd.op === "connect") connect(cmd);
   else if (cmd.op === "emit") emit(cmd);
+  else if (cmd.op === "drop") socket.io.engine.close();  // the transport goes, as on a network drop
+  else if (cmd.op === "disconnect") socket.disconnect();  // the client's own disconnect()
+  else if (cmd.op === "reconnect") socket.connect();
   else if (cmd.op === "close") { socket?.disconnect(); setTimeout(() => process.exit(0), 50); }
 });
 rl.on("close", () => { socket?.disconnect(); process.exit(0); });
