@@ -110,8 +110,7 @@ class PluginContext:
         return self._hook(self._registry.disconnect_hooks, hook, namespace)
 
     def on_recover(self, hook=None, *, namespace: str = "/"):
-        """Decorator: hook(sid, missed) when a dropped connection came back (connection-state recovery)
-        with its sid, rooms and session, after the `missed` events it lacked were sent to it."""
+        """Decorator: hook(sid, missed) when a dropped connection came back with its rooms and session."""
         return self._hook(self._registry.recover_hooks, hook, namespace)
 
     def recoverable(self, sid: str) -> bool:
