@@ -86,7 +86,32 @@ SCENARIOS = {
         {"scenario": "cross", "receivers": 10, "rate": 100, "durationMs": 10000},
         {"scenario": "cross", "receivers": 5, "rate": 50, "durationMs": 2000},
     ),
+    # What connection-state recovery costs per delivered message: the same room traffic with it
+    # off, and on with every client asking for offsets (auth {recover: true}). Python only: the
+    # Node server of the tutorial has no recovery configured.
+    "recovery-off": (
+        {"scenario": "rooms", "rooms": 50, "members": 10, "search": search(5000, 5000, 10, 2),
+         "python_config": {"server": {"connection_state_recovery": {"enabled": False}}}},
+        {"scenario": "rooms", "rooms": 10, "members": 10, "search": search(5000, 1000, 3, 0, 0),
+         "python_config": {"server": {"connection_state_recovery": {"enabled": False}}}},
+    ),
+    "recovery-on": (
+        {"scenario": "rooms", "rooms": 50, "members": 10, "search": search(5000, 5000, 10, 2),
+         "auth": {"recover": True}},
+        {"scenario": "rooms", "rooms": 10, "members": 10, "search": search(5000, 1000, 3, 0, 0),
+         "auth": {"recover": True}},
+    ),
 }
+# Scenarios only this server runs.
+PYTHON_ONLY = {"recovery-off", "recovery-on"}
+
+
+def merged(base: dict, override: dict) -> dict:
+    """base with override's keys deep-merged in."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 # ---- processes ------------------------------------------------------------------------------------
@@ -165,11 +190,12 @@ def wait_http(proc: Proc, port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"{proc.name} not answering on port {port} after {timeout}s:\n{proc.logs()}")
 
 
-def start_server(impl: str, workdir: Path, tag: str, redis_url: str | None = None) -> tuple[Proc, str]:
+def start_server(impl: str, workdir: Path, tag: str, redis_url: str | None = None,
+                 python_config: dict | None = None) -> tuple[Proc, str]:
     port = free_port()
     name = f"{impl}-{tag}-{port}"
     if impl == "python":
-        config = json.loads(json.dumps(PYTHON_CONFIG))
+        config = merged(json.loads(json.dumps(PYTHON_CONFIG)), python_config or {})
         if redis_url:
             config["backplane"] = {"kind": "redis", "redis": {"url": redis_url}}
         config_path = workdir / f"{name}.yaml"
@@ -227,6 +253,7 @@ def run_scenario(name: str, impl: str, quick: bool, workdir: Path, raw: bool = F
     spec.update(label=f"{impl} {name}", clkTck=os.sysconf("SC_CLK_TCK"), rawReceivers=raw,
                 serverCpu=0 if PINNING else None, loadgenCpu=1 if PINNING else None)
     spec.setdefault("concurrency", 100)
+    python_config = spec.pop("python_config", None)
     procs: list[Proc] = []
     try:
         if spec["scenario"] == "cross":
@@ -239,7 +266,7 @@ def run_scenario(name: str, impl: str, quick: bool, workdir: Path, raw: bool = F
                 urls.append(url)
             servers = procs[1:]
         else:
-            server, url = start_server(impl, workdir, name)
+            server, url = start_server(impl, workdir, name, python_config=python_config)
             procs.append(server)
             urls, servers = [url], [server]
         spec.update(urls=urls, pids=[s.pid for s in servers])
@@ -355,6 +382,21 @@ def equal_load_rows(label: str, res: dict) -> list[tuple]:
              {i: steps[i].get(key) for i in IMPLS}, 1, "")
             for metric, key in (("server CPU us/delivery", "cpu_us_per_delivery"),
                                 ("p50 latency ms", "p50_ms"), ("p99 latency ms", "p99_ms"))]
+
+
+def recovery_cost(results: dict) -> list[str]:
+    """Server CPU per delivery with connection-state recovery off and on, at the highest rate both passed."""
+    off, on = (_get(results.get(n), "python", "steps") for n in ("recovery-off", "recovery-on"))
+    if not off or not on:
+        return []
+    passed = [{round(s["offered_deliveries_s"]): s for s in steps if s["pass"]} for steps in (off, on)]
+    common = set(passed[0]) & set(passed[1])
+    if not common:
+        return ["recovery cost: no offered rate passed both with recovery off and on"]
+    rate = max(common)
+    a, b = passed[0][rate]["cpu_us_per_delivery"], passed[1][rate]["cpu_us_per_delivery"]
+    return [f"recovery cost at {rate:,} deliveries/s: server CPU {a:.1f} us/delivery off, {b:.1f} on "
+            f"({(b - a) / a * 100:+.0f} %; the goal is at most +10 %)"]
 
 
 def scenario_label(name: str, res: dict) -> str:
@@ -534,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         results[name] = {}
         for impl in impls:
+            if name in PYTHON_ONLY and impl != "python":
+                continue
             t0 = time.monotonic()
             print(f"- {name} / {impl}", file=sys.stderr)
             results[name][impl] = run_scenario(name, impl, args.quick, workdir, args.raw_receivers)
@@ -541,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
 
     print_table(results)
+    for line in recovery_cost(results):
+        print(line)
     print(f"\n{'quick' if args.quick else 'full'} run ({receivers}) took {elapsed:.0f} s; "
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     json_path = args.json or workdir / "results.json"

@@ -180,6 +180,7 @@ function connectOne(url, raw = false) {
       forceNew: true, // one TCP connection per client: no multiplexing on a shared Manager
       reconnection: false,
       timeout: 60000,
+      ...(spec.auth ? { auth: spec.auth } : {}), // {recover: true}: the server adds offsets (bench/run.py)
     });
     const onConnect = () => { cleanup(); resolve({ s, ok: true, ms: now() - t0 }); };
     const onError = (e) => { cleanup(); s.close(); resolve({ s: null, ok: false, ms: now() - t0, err: e.message }); };
