@@ -44,6 +44,8 @@ SMALL_FRAME = 16 * 1024
 FRAGMENT_OVERHEAD = 48
 
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
+# Opcodes RFC 6455 defines, by value (a tuple: indexed once per frame).
+_KNOWN_OPCODES = tuple(op in (OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG) for op in range(16))
 
 
 def frame(opcode: int, payload: bytes) -> bytes:
@@ -157,6 +159,15 @@ class FrameReader:
         end = len(data)
         while end - offset >= 2:
             first, second = data[offset], data[offset + 1]
+            # The first two bytes say enough to refuse a frame before its length and payload come.
+            if not second & 0x80:
+                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "unmasked client frame")
+            if first & 0x70:
+                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "reserved bits set (no extension was negotiated)")
+            if not _KNOWN_OPCODES[first & 0x0F]:
+                raise ProtocolError(CLOSE_PROTOCOL_ERROR, f"unknown opcode {first & 0x0F}")
+            if first & 0x08 and not first & 0x80:
+                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "fragmented control frame")
             size = second & 0x7F
             pos = offset + 2
             if size == 126:
@@ -171,10 +182,6 @@ class FrameReader:
                     raise ProtocolError(CLOSE_PROTOCOL_ERROR, "64-bit frame length with the high bit set")
                 size = int.from_bytes(data[pos:pos + 8], "big")
                 pos += 8
-            if not second & 0x80:
-                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "unmasked client frame")
-            if first & 0x70:
-                raise ProtocolError(CLOSE_PROTOCOL_ERROR, "reserved bits set (no extension was negotiated)")
             if size > 125 or self._fragments is not None:
                 self._check_size(first & 0x0F, size)
             if end - pos < 4 + size:

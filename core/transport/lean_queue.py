@@ -60,8 +60,10 @@ class LeanQueue:
         if item is not None:
             self.nbytes += packet_size(item)
             budget = self.budget
-            if budget is not None and self.nbytes > budget.high:
-                budget.check(self)
+            if budget is not None:
+                link = self.link  # the websocket's unsent bytes are part of the same backlog
+                if self.nbytes + (link.buffered() if link is not None else 0) > budget.high:
+                    budget.check(self)
         getters = self._getters
         while getters:
             getter = getters.pop(0)
