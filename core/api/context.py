@@ -131,13 +131,13 @@ class PluginContext:
         """Send event(*args) to one sid (to=), a public room (room=) or everybody (neither)."""
         if to is not None and room is not None:
             raise ValueError("emit to one sid (to=) or one room (room=), not both")
-        msg = Outgoing(event, args, room=room, sender=sender, to=to, namespace=namespace)
         if self._registry.before_send:
-            msg = await run_before_send(self._registry.before_send, msg)  # may raise ClientError
-        target = msg.to if msg.to is not None else room_key(msg.room) if msg.room is not None else None
+            msg = await run_before_send(self._registry.before_send, Outgoing(
+                event, args, room=room, sender=sender, to=to, namespace=namespace))  # may raise ClientError
+            event, args, room, to, namespace = msg.event, msg.args, msg.room, msg.to, msg.namespace
+        target = to if to is not None else room_key(room) if room is not None else None
         # A tuple is Socket.IO's "several arguments" (and keeps a single None one argument).
-        await self._sio.emit(msg.event, tuple(msg.args), to=target, skip_sid=skip_sid,
-                             namespace=msg.namespace)
+        await self._sio.emit(event, tuple(args), to=target, skip_sid=skip_sid, namespace=namespace)
 
     async def enter_room(self, sid: str, room: str, namespace: str = "/") -> None:
         """Put sid in the public room `room` (shared by every plugin: group_chat's "room1" is "room1")."""
