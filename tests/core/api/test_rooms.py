@@ -68,3 +68,22 @@ async def test_disconnect_runs_the_disconnect_hooks(probe_server, clients):
     await alice.expect("disconnect")
     # group_chat's disconnect hook ran, while alice was still in the room
     assert await bob.expect("entryok") == ["alice left the room"]
+
+
+async def test_public_rooms_reach_members_on_another_process(start_server, redis_server, clients):
+    from tests.core.api.conftest import with_fixture_plugins
+    from tests.support.server import merge
+
+    shared = merge(with_fixture_plugins("api_probe"),
+                   {"backplane": {"kind": "redis", "redis": {"url": redis_server.url}}})
+    one, two = start_server(shared, name="one"), start_server(shared, name="two")
+    room = new_room()
+    alice = await clients.js(one.url)
+    bob = await clients.python(two.url)
+    victim = await clients.python(one.url)
+    assert await alice.call("entry", room, "alice") == OK
+    assert await bob.call("probe_room_emit", room, "from the other process") == OK
+    assert await alice.expect("probe_room_event") == ["from the other process"]
+    # a sid-named room reaches nobody on the other process either
+    assert await bob.call("probe_room_emit", victim.sio.get_sid(), "gotcha") == OK
+    await victim.assert_none("probe_room_event", within=0.5)
