@@ -52,6 +52,7 @@ class ServerProcess:
 
     def __init__(self, config: dict, workdir: Path, port: int | None = None,
                  env: dict | None = None, args: list[str] = (), name: str = "server"):
+        self._auto_port = port is None
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = workdir / f"{name}-{self.port}.yaml"
@@ -64,13 +65,27 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait: bool = True, timeout: float = 20) -> "ServerProcess":
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "run.py", "--config", str(self.config_path), "--port", str(self.port),
-             *self._args],
-            cwd=ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
-        if wait:
-            self.wait_ready(timeout)
+        for attempt in range(3):
+            logged = self.log_path.stat().st_size if self.log_path.exists() else 0
+            self._log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [sys.executable, "run.py", "--config", str(self.config_path), "--port", str(self.port),
+                 *self._args],
+                cwd=ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
+            if not wait:
+                return self
+            try:
+                self.wait_ready(timeout)
+                return self
+            except RuntimeError:
+                # free_port() cannot reserve the port: on a busy machine another process may
+                # take it first. A port we chose is chosen again; any other failure is real.
+                lost_race = "Address already in use" in self.logs()[logged:]
+                if not (self._auto_port and lost_race) or attempt == 2:
+                    raise
+                self._log.close()
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
         return self
 
     def wait_ready(self, timeout: float = 20) -> None:

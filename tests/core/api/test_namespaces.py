@@ -12,13 +12,15 @@ from tests.support.server import merge
 
 TOKEN = "s3cret-token"
 CAP = 3
+BURST = 5
 
 
 @pytest.fixture(scope="module")
 def guarded_server(module_server):
-    """api_probe (namespace /probe) behind token_auth and a cap of 3 connections per address."""
+    """api_probe (namespace /probe) behind token_auth, a cap of 3 connections per address, a small burst."""
     return module_server(merge(with_fixture_plugins("api_probe"), {
-        "server": {"max_connections_per_address": CAP},
+        "server": {"max_connections_per_address": CAP,
+                   "rate_limit": {"messages_per_second": 0.5, "burst": BURST, "disconnect_after": 0}},
         "plugins": {"token_auth": {"tokens": [TOKEN]}},
     }))
 
@@ -61,6 +63,16 @@ async def test_plugin_connect_hook_refusal_in_its_namespace(guarded_server, clie
                                 extra_opts={"auth": {"token": TOKEN, "refuse": True}})
     [error] = await refusedc.expect("connect_error")
     assert error["message"] == "not welcome in /probe"
+
+
+async def test_plugin_namespace_is_rate_limited(guarded_server, clients):
+    alice = await clients.js(guarded_server.url + "/probe", extra_opts={"auth": {"token": TOKEN}})
+    for calls in range(1, BURST + 1):
+        assert (await alice.call("where"))["calls"] == calls
+    answer = await alice.call("where")
+    assert answer["ok"] is False and answer["error"].startswith("rate limited: at most 0.5 messages per second")
+    [notice] = await alice.expect("rate_limited")
+    assert notice["event"] == "where"
 
 
 async def test_handler_bug_in_a_namespace_answers_internal_error(guarded_server, clients):
