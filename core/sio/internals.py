@@ -336,6 +336,10 @@ class SocketIOAdapter(socketio.AsyncServer):
         """Decoding or dispatching a packet raised exc."""
         raise exc
 
+    def handler_failed(self, event: str, namespace: str | None, exc: Exception):
+        """A handler raised exc; what it returns is the ack (if the client asked for one)."""
+        raise exc
+
     async def screen_event(self, eio_sid: str, namespace: str | None, ack_id, data) -> bool:
         """True when an event was answered here and must not reach its handlers."""
         return False
@@ -390,15 +394,21 @@ class SocketIOAdapter(socketio.AsyncServer):
         # python-socketio resolves catch-alls and calls inspect.iscoroutinefunction on every
         # event; a coroutine handler registered for exactly this event is called directly.
         handler = self.handlers.get(namespace, {}).get(event)
-        if handler is not None and handler in self._coroutine_handlers:
-            try:
-                return await handler(*args)
-            except asyncio.CancelledError:  # as upstream: a cancelled handler answers nothing
-                return None
-        if handler is not None and inspect.iscoroutinefunction(handler) and \
-                event not in ("connect", "disconnect", "connect_error", "*"):
-            self._coroutine_handlers.add(handler)
-        return await super()._trigger_event(event, namespace, *args)
+        try:
+            if handler is not None and handler in self._coroutine_handlers:
+                try:
+                    return await handler(*args)
+                except asyncio.CancelledError:  # as upstream: a cancelled handler answers nothing
+                    return None
+            if handler is not None and inspect.iscoroutinefunction(handler) and \
+                    event not in ("connect", "disconnect", "connect_error", "*"):
+                self._coroutine_handlers.add(handler)
+            return await super()._trigger_event(event, namespace, *args)
+        except Exception as exc:
+            if event == "connect":  # _handle_connect answers it with a connect_error
+                raise
+            # Raised by a handler, not by decoding: the server's bug, not a malformed packet.
+            return self.handler_failed(event, namespace, exc)
 
     async def _handle_connect(self, eio_sid, namespace, data):
         """A namespace CONNECT, answered as Node answers it.

@@ -17,6 +17,9 @@ from core.sio.internals import SocketIOAdapter, drop_session
 
 log = logging.getLogger("chat.socket")
 
+# The ack of an event whose handler failed on our side (core.api.handlers answers the same).
+INTERNAL_ERROR = {"ok": False, "error": "internal error"}
+
 # Names python-socketio keeps for the server's own handlers; clients may not send them as events.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
 
@@ -101,12 +104,18 @@ class ProtectedServer(SocketIOAdapter):
         return plain_event(data)
 
     async def packet_failed(self, eio_sid: str, data, exc: Exception) -> None:
-        # Anything raised while decoding or dispatching a packet is the client's fault:
-        # handlers run in their own tasks and answer their own errors.
+        # Anything raised while decoding a packet or checking its shape is the client's fault;
+        # what a handler raises is ours and goes to handler_failed instead.
         shown = data[:60] if isinstance(data, (str, bytes)) else type(data).__name__
         log.warning("closing connection from %s: malformed Socket.IO packet %r (%s: %s)",
                     self.address(eio_sid), shown, type(exc).__name__, exc)
         await drop_session(self.eio, eio_sid)
+
+    def handler_failed(self, event: str, namespace, exc: Exception):
+        # core.api's wrapper answers a plugin's errors itself, so this is a bug in core (or a
+        # handler registered around it): logged with its traceback, the client kept.
+        log.error("internal error in the %r handler (namespace %s)", event, namespace or "/", exc_info=exc)
+        return None if event == "disconnect" else INTERNAL_ERROR
 
     async def screen_event(self, eio_sid: str, namespace, ack_id, data) -> bool:
         if not isinstance(data, list) or not data or not isinstance(data[0], str):

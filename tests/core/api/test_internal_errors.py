@@ -11,12 +11,7 @@ def faulty_server(module_server):
     return module_server(with_fixture_plugins("core_fault"))
 
 
-# raw_fault: core/sio/server.py still treats an exception in dispatch as a malformed packet; the
-# fix goes in once the `wire` helper's rework of that file is on main. Strict: fails once fixed.
-RAW_PENDING = pytest.mark.xfail(strict=True, reason="dispatch errors blamed on the client: core/sio/server.py")
-
-
-@pytest.mark.parametrize("event", ["fault_in_limiter", pytest.param("raw_fault", marks=RAW_PENDING)])
+@pytest.mark.parametrize("event", ["fault_in_limiter", "raw_fault"])
 @pytest.mark.parametrize("kind", ["python", "js"])
 async def test_a_fault_in_core_answers_internal_error_and_keeps_the_client(faulty_server, clients, kind, event):
     log = ServerLog(faulty_server)
