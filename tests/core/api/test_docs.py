@@ -43,6 +43,12 @@ def test_every_public_name_has_a_row_and_a_docstring():
         assert doc and doc.splitlines()[0].strip(), f"core.api.{name} has no docstring"
 
 
+def test_core_api_describes_each_name_in_one_line():
+    described = {line.split()[0] for line in core.api.__doc__.splitlines()
+                 if line and not line.startswith(" ") and len(line.split()) > 1}
+    assert set(core.api.__all__) <= described, set(core.api.__all__) - described
+
+
 def test_every_ctx_member_is_documented():
     members = public_context_members()
     assert {"on", "emit", "name", "config"} <= members  # the scan sees methods and attributes
