@@ -16,6 +16,7 @@ json_object       check: a JSON object within a size in bytes
 binary            check: bytes (a binary attachment) within a size
 Event             base of the typed internal events (frozen keyword-only dataclasses with a name)
 MessageSent       internal event: a chat message went out
+RoomEvent         base of RoomEntered and RoomLeft: one subscription gets both, in order
 RoomEntered       internal event: a connection entered a room
 RoomLeft          internal event: a connection left a room
 ProcessDown       internal event: another server process stopped answering
