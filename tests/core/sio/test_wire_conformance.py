@@ -128,6 +128,20 @@ async def test_unsupported_handshake_method(wire_server, http, method):
             (400, {"code": 2, "message": "Bad handshake method"})
 
 
+async def test_unsupported_method_for_a_session(wire_server, http):
+    """The one deliberate difference: Node answers 500 (blaming itself); this server 400."""
+    sid, _ = await open_polling(http, wire_server.url)
+    async with http.put(endpoint(wire_server.url, sid=sid), data=b"40", headers=TEXT) as resp:
+        status, body = resp.status, await resp.text()
+    if wire_server.kind == "node":
+        assert (status, body) == (500, "")
+    else:
+        assert (status, json.loads(body)) == (400, {"code": 3, "message": "Bad request"})
+    status, body, _ = await post(http, endpoint(wire_server.url, sid=sid), '42["echo","after"]')
+    assert (status, body) == (200, "ok")  # either way the session goes on
+    assert (await get(http, endpoint(wire_server.url, sid=sid)))[:2] == (200, '42["echoed","after"]')
+
+
 @pytest.mark.parametrize("query", ["transport=polling", "EIO=3&transport=polling"])
 async def test_unsupported_protocol_version(wire_server, http, query):
     status, body, _ = await get(http, endpoint(wire_server.url, query))
