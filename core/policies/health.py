@@ -50,6 +50,9 @@ def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str)
             # Clients cut off (slow readers, ping floods, protocol errors) and refused handshakes.
             "transport": sio.eio.transport_policy.health(),
         }
+        recovery = getattr(sio, "recovery", None)  # connection-state recovery (core/sio/recovery.py)
+        if recovery is not None:
+            body["recovery"] = recovery.health()
         return json(body, status=200 if backplane["connected"] else 503)
 
     app.add_route(healthz, "/healthz", methods=["GET"], name="healthz")
