@@ -1,11 +1,15 @@
-"""The default backplane: rooms live in this process only; nothing to install."""
+"""The default backplane: rooms, store and cluster events live in this process only; nothing to install."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
-from core.sio.fanout import FanoutManager
+from core.backplane.base import Backplane
+from core.backplane.cluster_rpc import ClusterRPC
+from core.backplane.memory_store import MemoryData, MemoryStore
 from core.base.settings import Settings
+from core.sio.fanout import FanoutManager
 
 # Several workers would each see only their own clients.
 SINGLE_PROCESS_ONLY = True
@@ -15,6 +19,59 @@ class Config(Settings):
     """The memory backplane has no options."""
 
 
-def create(config: Config, logger: logging.Logger) -> FanoutManager:
-    """python-socketio's in-process manager, with core's broadcast fast path."""
-    return FanoutManager()
+class MemoryBackplane(Backplane):
+    """A cluster of one: events and requests reach this process, the store is a dict."""
+
+    kind = "memory"
+    single_process_only = True
+
+    def __init__(self, logger: logging.Logger):
+        self._manager = FanoutManager()
+        self._id = uuid.uuid4().hex
+        self._data = MemoryData()
+        self._rpc = ClusterRPC(self._id, self._nowhere, lambda: [self._id], logger)
+        self._rpc.serve_room_queries(self._manager)
+
+    @staticmethod
+    async def _nowhere(message: dict) -> None:
+        """There is no other process to tell."""
+
+    @property
+    def manager(self):
+        return self._manager
+
+    @property
+    def process_id(self):
+        return self._id
+
+    def store(self, namespace):
+        return MemoryStore(self._data, namespace)
+
+    def on_cluster_event(self, handler):
+        self._rpc.on_event(handler)
+
+    async def publish_event(self, name, fields):
+        await self._rpc.publish_event(name, fields)
+
+    def reply(self, topic, handler):
+        self._rpc.reply(topic, handler)
+
+    async def request(self, topic, payload, timeout):
+        return await self._rpc.request(topic, payload, timeout)
+
+    async def processes(self):
+        return [self._id]
+
+    async def start(self):
+        """Nothing to connect to."""
+
+    async def close(self):
+        await self._rpc.close()
+
+    def health(self):
+        return {"connected": True, "buffered": 0, "dropped": 0, "cluster": self._rpc.health()}
+
+
+def create(config: Config, logger: logging.Logger) -> MemoryBackplane:
+    """The in-process backplane around python-socketio's manager with core's broadcast fast path."""
+    return MemoryBackplane(logger)

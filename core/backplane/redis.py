@@ -1,212 +1,158 @@
-"""Redis backplane on a Redis Stream: several processes share one chat, and an outage loses nothing.
+"""Redis backplane: several processes share one chat, its store and its events; faults are detected, counted, healed.
 
-Why a stream and not pub/sub: a process that was cut off reads on from the last entry it saw,
-so nothing published while it reconnected is lost. Messages emitted while Redis is unreachable
-wait in a bounded in-process buffer and are appended, in order, once Redis is back. Every
-message carries its process id and a sequence number, so a batch re-sent after a failed write is
-delivered once.
+Parts: redis_stream (the Socket.IO manager on a Redis Stream), heartbeat (liveness,
+ProcessDown, trims), cluster_rpc (events and request/reply carried on the same stream),
+redis_store (ctx.store on Redis's strings, lists, sets and hashes).
+
+Why a stream and not pub/sub: a process that was cut off reads on from the last entry it saw, so
+nothing published while it reconnected is lost. Messages emitted while Redis is unreachable wait
+in a bounded in-process buffer and are appended, in order, once Redis is back.
+
+Ordering and delivery, the argument:
+
+- Every process numbers what it sends (chat messages, room changes, cluster events, requests and
+  replies alike) with one counter, `seq`, and appends in that order: the buffer is a FIFO, a
+  batch is appended by one script (atomic, in order), and a batch leaves the buffer only once
+  Redis confirmed it, so a retried batch may be appended twice but never reordered.
+- Every reader reads the one stream in id order and delivers an entry from process P only if
+  its seq is above the last one delivered from P: duplicates (retries, re-reading after a reset)
+  are skipped, and each process sees P's entries in P's order. A jump in P's seq is a gap: it is
+  counted as `missed`, logged once with its size, and kept in `recent_gaps` (which process, which
+  seqs) so that a recovery can tell what it cannot replay.
+- A process's own messages and cluster events are handled in the process when sent (local
+  delivery first, then the append), so each process sees each event once, the publisher included.
+- The stream's identity is its epoch marker ("<channel>:epoch"), written by whoever creates the
+  stream. A reader that finds the stream gone, the epoch changed, the last-generated id or
+  entries-added lower than what it read, counts a reset and reads the new stream from its
+  first entry (seq dedup drops what it already delivered): writes after a reset are not lost
+  even when the new ids are lower than the old ones.
+- Nothing is trimmed on append. Once a second, each process trims what every live reader has
+  read (positions recorded with the heartbeats, in the current epoch only), then whatever exceeds
+  `stream_maxlen`; entries lost that way show as gaps at the slow reader, never silently.
+- A position any process can resume from is (epoch, entry id): entry ids are the same for every
+  reader of one epoch, and the epoch tells whether an id still means what it meant.
+- Liveness: each process beats into a sorted set scored by expiry in Redis's own clock. The
+  first process to find an expired member removes it and appends one ProcessDown entry in the
+  same script, so a death is announced once, in stream order after everything the dead process
+  appended before it stopped.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import time
-from collections import deque
+from typing import Literal
 
 import redis.asyncio as aioredis
-from pydantic import Field
-from redis.exceptions import RedisError
-from socketio.async_pubsub_manager import AsyncPubSubManager
+from pydantic import Field, model_validator
 
-from core.sio.fanout import FanoutManager
+from core.backplane.base import Backplane
+from core.backplane.cluster_rpc import ClusterRPC
+from core.backplane.heartbeat import Heartbeat
+from core.backplane.redis_store import RedisStore
+from core.backplane.redis_stream import StreamManager
 from core.base.settings import Settings
 
 SINGLE_PROCESS_ONLY = False
-BATCH = 500
 
 
 class Config(Settings):
     """Options of the Redis backplane (REDIS_URL, or REDIS_HOST and REDIS_PORT, set `url`)."""
 
     url: str = "redis://127.0.0.1:6379/0"
-    # Stream key is "<channel>:stream"; processes sharing a chat use the same channel.
+    # Keys are "<channel>:stream", "<channel>:store:...", ...; processes sharing a chat use the same channel.
     channel: str = "chat"
-    # Messages kept while Redis is unreachable; beyond that the oldest are dropped and counted.
+    # Messages kept while Redis is unreachable; beyond that: the oldest dropped (ack "fast") or
+    # the new one refused (ack "relayed"), counted either way. At most stream_maxlen.
     buffer_size: int = Field(10_000, ge=1)
-    # Entries Redis keeps for processes catching up (approximate trim).
+    # Hard cap of the stream's length; below it, entries stay until every live process read them.
     stream_maxlen: int = Field(100_000, ge=100)
     # Seconds between attempts to reach Redis again.
     retry_interval: float = Field(0.25, gt=0, le=10)
+    # "fast": a message is acked once queued in this process; "relayed": once it is in Redis
+    # (or delivered, when no other process is alive); {"queued": true} while Redis is away.
+    ack: Literal["fast", "relayed"] = "fast"
+    # Seconds without an answer after which Redis counts as stalled (socket timeout).
+    stall_timeout: float = Field(0.9, gt=0, le=30)
+    # Seconds between heartbeats; a process silent for heartbeat_expiry is declared down.
+    heartbeat_interval: float = Field(1.0, gt=0, le=60)
+    heartbeat_expiry: float = Field(5.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Config":
+        if self.buffer_size > self.stream_maxlen:
+            raise ValueError(f"buffer_size ({self.buffer_size}) is larger than stream_maxlen "
+                             f"({self.stream_maxlen}): a flushed buffer would trim itself away")
+        if self.heartbeat_expiry < 2 * self.heartbeat_interval:
+            raise ValueError(f"heartbeat_expiry ({self.heartbeat_expiry}) must be at least twice "
+                             f"heartbeat_interval ({self.heartbeat_interval})")
+        return self
+
+    @property
+    def block_ms(self) -> int:
+        """XREAD's BLOCK: well inside the socket timeout, so that a quiet stream is no stall."""
+        return max(10, min(250, int(self.stall_timeout * 1000 / 3)))
 
 
-# FanoutManager after AsyncPubSubManager: local deliveries (ours and other processes') take the fast path.
-class StreamManager(AsyncPubSubManager, FanoutManager):
-    """python-socketio client manager whose messages travel on a Redis Stream."""
+class RedisBackplane(Backplane):
+    """The stream manager, its heartbeat and the cluster layer, on one Redis."""
 
-    name = "redis-stream"
+    kind = "redis"
 
     def __init__(self, config: Config, logger: logging.Logger):
-        super().__init__(channel=config.channel, logger=logger)
         self.config = config
-        self.stream = f"{config.channel}:stream"
+        self._manager = StreamManager(config, logger)
+        self._id = self._manager.host_id
+        self._heartbeat = Heartbeat(config, self._manager, self._id, logger)
+        self._manager.alone = self._heartbeat.alone
+        self._rpc = ClusterRPC(self._id, self._manager._publish, lambda: self._heartbeat.live, logger)
+        self._manager.on_cluster_message = self._rpc.received
+        self._store_redis = aioredis.Redis.from_url(config.url, socket_connect_timeout=config.stall_timeout,
+                                                    socket_timeout=config.stall_timeout)
         self._log = logger
-        self._outbox: deque[tuple[int, str]] = deque()
-        self._wakeup = asyncio.Event()
-        self._seq = 0
-        self._seen: dict[str, int] = {}  # last sequence number delivered, per sending process
-        self._dropped = 0
-        self._writer_up = True  # until a write fails; the reader tells whether Redis answers
-        self._reader_up = False
-        self._down_since = time.monotonic()
-        self._ever_connected = False
-        self._said_unreachable = False
-        self._tasks: list[asyncio.Task] = []
-        self._redis = aioredis.Redis.from_url(config.url, socket_connect_timeout=1, socket_timeout=2)
-        self._reader_redis = aioredis.Redis.from_url(config.url, socket_connect_timeout=1, socket_timeout=5)
+        self._rpc.serve_room_queries(self._manager)
 
-    # Lifecycle ------------------------------------------------------------------------------
+    @property
+    def manager(self):
+        return self._manager
 
-    def initialize(self):
-        super().initialize()  # starts the listening task (_thread -> _listen)
-        self._tasks.append(self.server.start_background_task(self._writer))
+    @property
+    def process_id(self):
+        return self._id
 
-    async def close(self, flush_timeout: float = 1.0) -> None:
-        """Deliver what is buffered if Redis lets us within flush_timeout, then stop."""
-        deadline = time.monotonic() + flush_timeout
-        while self._outbox and self._writer_up and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        for task in [*self._tasks, getattr(self, "thread", None)]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [*self._tasks, getattr(self, "thread", None)] if t],
-                             return_exceptions=True)
-        if self._outbox:
-            self._log.warning("stopping with %d message(s) not delivered to other processes", len(self._outbox))
-        await self._redis.aclose()
-        await self._reader_redis.aclose()
+    def store(self, namespace):
+        return RedisStore(self._store_redis, f"{self.config.channel}:store:", namespace)
 
-    def health(self) -> dict:
-        """Connection state, messages waiting for Redis, and messages dropped since start."""
-        return {"connected": self._writer_up and self._reader_up, "buffered": len(self._outbox),
-                "dropped": self._dropped}
+    def on_cluster_event(self, handler):
+        self._rpc.on_event(handler)
 
-    # Outgoing -------------------------------------------------------------------------------
+    async def publish_event(self, name, fields):
+        await self._rpc.publish_event(name, fields)
 
-    async def _publish(self, data: dict) -> None:
-        """Queue a message for the other processes; never waits for Redis."""
-        self._seq += 1
-        data["seq"] = self._seq
-        if len(self._outbox) >= self.config.buffer_size:
-            self._outbox.popleft()
-            self._dropped += 1
-        self._outbox.append((self._seq, json.dumps(data, separators=(",", ":"))))
-        self._wakeup.set()
+    def reply(self, topic, handler):
+        self._rpc.reply(topic, handler)
 
-    async def _writer(self) -> None:
-        """Append queued messages to the stream in order, retrying while Redis is away."""
-        reported_drops = 0
-        while True:
-            if not self._outbox:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            batch = [self._outbox[i] for i in range(min(BATCH, len(self._outbox)))]
-            try:
-                if len(batch) == 1:  # the usual case at chat rates: one round trip, no pipeline object
-                    await self._redis.xadd(self.stream, {"m": batch[0][1]},
-                                           maxlen=self.config.stream_maxlen, approximate=True)
-                else:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for _, body in batch:
-                            pipe.xadd(self.stream, {"m": body}, maxlen=self.config.stream_maxlen,
-                                      approximate=True)
-                        await pipe.execute()
-            except (RedisError, OSError) as exc:
-                self._set_state(writer=False, error=exc)
-                await asyncio.sleep(self.config.retry_interval)
-                continue
-            # Only what was sent leaves the buffer (new messages may have arrived meanwhile,
-            # and overflow may have dropped some of the batch's oldest entries).
-            last_sent = batch[-1][0]
-            while self._outbox and self._outbox[0][0] <= last_sent:
-                self._outbox.popleft()
-            self._set_state(writer=True)
-            if self._dropped != reported_drops:
-                self._log.warning("dropped %d message(s) because the buffer of %d was full while "
-                                  "Redis was unreachable", self._dropped - reported_drops,
-                                  self.config.buffer_size)
-                reported_drops = self._dropped
+    async def request(self, topic, payload, timeout):
+        return await self._rpc.request(topic, payload, timeout)
 
-    # Incoming -------------------------------------------------------------------------------
+    async def processes(self):
+        return list(self._heartbeat.live)
 
-    async def _listen(self):
-        """Yield messages from the other processes, resuming after the last entry seen."""
-        last_id = None
-        while True:
-            try:
-                if last_id is None:
-                    # Start at the current end: history from before this process is not replayed.
-                    tail = await self._reader_redis.xrevrange(self.stream, count=1)
-                    last_id = tail[0][0] if tail else b"0-0"
-                elif not self._reader_up:
-                    await self._reader_redis.ping()  # XREAD may block a second; know sooner
-                self._set_state(reader=True)
-                entries = await self._reader_redis.xread({self.stream: last_id}, count=BATCH, block=1000)
-            except (RedisError, OSError) as exc:
-                self._set_state(reader=False, error=exc)
-                await asyncio.sleep(self.config.retry_interval)
-                continue
-            for _, items in entries or ():
-                for entry_id, fields in items:
-                    last_id = entry_id
-                    message = self._accept(fields.get(b"m"))
-                    if message is not None:
-                        yield message
+    async def start(self):
+        self._heartbeat.start()
 
-    def _accept(self, raw: bytes | None) -> dict | None:
-        """Decode an entry; None for our own, for duplicates and for garbage."""
-        try:
-            message = json.loads(raw)
-            host, seq = message["host_id"], int(message["seq"])
-        except (TypeError, ValueError, KeyError):
-            self._log.warning("ignored a malformed entry on %s", self.stream)
-            return None
-        if host == self.host_id or seq <= self._seen.get(host, 0):
-            return None
-        self._seen[host] = seq
-        return message
+    async def close(self):
+        await self._heartbeat.close()
+        await self._rpc.close()
+        await self._manager.close()
+        await self._store_redis.aclose()
 
-    # State and its log lines ------------------------------------------------------------------
-
-    def _set_state(self, writer: bool | None = None, reader: bool | None = None,
-                   error: Exception | None = None) -> None:
-        was_up = self._writer_up and self._reader_up
-        if writer is not None:
-            self._writer_up = writer
-        if reader is not None:
-            self._reader_up = reader
-        now_up = self._writer_up and self._reader_up
-        if now_up and not was_up:
-            outage = f" after {time.monotonic() - self._down_since:.1f}s" if self._ever_connected else ""
-            self._ever_connected = True
-            self._log.info("connected to Redis at %s%s (stream %s); %d buffered message(s) to deliver",
-                           self._safe_url(), outage, self.stream, len(self._outbox))
-        elif was_up and not now_up:
-            self._down_since = time.monotonic()
-            self._log.warning("lost Redis at %s (%s); buffering up to %d messages, retrying every %ss",
-                              self._safe_url(), error, self.config.buffer_size, self.config.retry_interval)
-        elif error is not None and not self._ever_connected and not self._said_unreachable:
-            self._said_unreachable = True
-            self._log.warning("Redis at %s is not reachable (%s); serving local clients and retrying "
-                              "every %ss", self._safe_url(), error, self.config.retry_interval)
-
-    def _safe_url(self) -> str:
-        """The Redis URL without its password."""
-        kwargs = self._redis.connection_pool.connection_kwargs
-        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    def health(self):
+        stream = self._manager.health()
+        return {"connected": stream["connected"], "buffered": stream["buffered"],
+                "dropped": stream["dropped"], "missed": stream["missed"], "stream": stream,
+                "heartbeat": self._heartbeat.health(), "cluster": self._rpc.health()}
 
 
-def create(config: Config, logger: logging.Logger) -> StreamManager:
-    """The Redis Stream manager (it connects once the server starts)."""
-    return StreamManager(config, logger)
+def create(config: Config, logger: logging.Logger) -> RedisBackplane:
+    """The Redis backplane (it connects once the server starts)."""
+    return RedisBackplane(config, logger)

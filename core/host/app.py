@@ -7,6 +7,7 @@ import logging
 from sanic import Sanic
 
 from core.api.context import Host
+from core.backplane.base import Backplane
 from core.api.events import EventBus
 from core.api.pages import CLIENT_SCRIPT_ROUTE, Pages
 from core.api.registry import Registry
@@ -33,16 +34,15 @@ def _page_transports(config: AppConfig) -> list[str]:
     return list(config.server.transports)
 
 
-def _manage_backplane(app: Sanic, sio: SocketServer) -> None:
+def _manage_backplane(app: Sanic, sio: SocketServer, backplane: Backplane) -> None:
     """Connect the backplane when the server starts (not at the first client), close it last."""
 
     async def start(app: Sanic):
         start_manager(sio)
+        await backplane.start()
 
     async def stop(app: Sanic):
-        close = getattr(sio.manager, "close", None)
-        if close is not None:
-            await close()
+        await backplane.close()
 
     app.register_listener(start, "after_server_start")
     # Sanic runs stop listeners in reverse order of registration: this one, registered after
@@ -79,10 +79,10 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = server.shutdown_timeout
     app.config.KEEP_ALIVE_TIMEOUT = 75  # longer than a polling cycle
 
-    manager = config.backplane.module.create(config.backplane.config,
-                                             logging.getLogger(f"chat.backplane.{config.backplane.kind}"))
+    backplane: Backplane = config.backplane.module.create(
+        config.backplane.config, logging.getLogger(f"chat.backplane.{config.backplane.kind}"))
     sio = SocketServer(
-        client_manager=manager,
+        client_manager=backplane.manager,
         cors_allowed_origins=origin_policy(server),
         ping_interval=server.ping_interval,
         ping_timeout=server.ping_timeout,
@@ -100,7 +100,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     tasks = TaskSet()
     sio.track_tasks(tasks)
     bind(app, sio, server)
-    _manage_backplane(app, sio)
+    _manage_backplane(app, sio, backplane)
 
     limits = Limits(sio, server)
     registry = Registry(limits.admit)
@@ -120,9 +120,10 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     run_lifecycle_hooks(app, registry)
     host.pages.add_index()
     host.pages.add_client_script()
-    add_health_route(app, sio, config.backplane.kind)
+    add_health_route(app, sio, config.backplane.kind, backplane.health)
 
     app.ctx.sio = sio
+    app.ctx.backplane = backplane
     app.ctx.limits = limits
     app.ctx.config = config
     app.ctx.pages = host.pages

@@ -182,7 +182,15 @@ async def test_healthz_reports_each_state(start_server, redis_server, clients):
     status, body = health(a)
     assert status == 200
     assert body["status"] == "ok"
-    assert body["backplane"] == {"kind": "redis", "connected": True, "buffered": 0, "dropped": 0}
+    backplane = body["backplane"]
+    assert {k: backplane[k] for k in ("kind", "connected", "buffered", "dropped", "missed")} == \
+        {"kind": "redis", "connected": True, "buffered": 0, "dropped": 0, "missed": 0}
+    stream = backplane["stream"]
+    assert {k: stream[k] for k in ("refused", "gaps", "resets", "trimmed_gaps", "ack")} == \
+        {"refused": 0, "gaps": 0, "resets": 0, "trimmed_gaps": 0, "ack": "fast"}
+    await wait_for(lambda: health(a)[1]["backplane"]["heartbeat"]["beats"] >= 1)
+    beat = health(a)[1]["backplane"]["heartbeat"]
+    assert beat["ok"] is True and beat["processes"] == [beat["process"]] and beat["expiry"] == 5.0
     assert body["clients"] == 1
     redis_server.stop()
     await wait_for(lambda: health(a)[0] == 503)

@@ -1,0 +1,374 @@
+"""The python-socketio manager whose messages travel on a Redis Stream (see core.backplane.redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from typing import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+from socketio.async_pubsub_manager import AsyncPubSubManager
+
+from core.backplane.base import RelayRefused, relay_outcome
+from core.sio.fanout import FanoutManager
+
+BATCH = 500
+CHECK_EVERY = 1.0  # seconds between looks at the stream's identity while entries keep coming
+
+# Appends in order; a missing stream or epoch marker means a new stream: mark it with a new
+# epoch (this process's token and Redis's time: never the same twice).
+ENSURE_EPOCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], ARGV[1] .. '-' .. t[1] .. '.' .. t[2])
+end
+"""
+APPEND = ENSURE_EPOCH + """
+local id
+for i = 2, #ARGV do id = redis.call('XADD', KEYS[1], '*', 'm', ARGV[i]) end
+return id
+"""
+
+
+def parse_id(entry_id: bytes | str | None) -> tuple[int, int]:
+    """A stream id as (milliseconds, sequence), comparable."""
+    if not entry_id:
+        return (0, 0)
+    if isinstance(entry_id, bytes):
+        entry_id = entry_id.decode()
+    ms, _, seq = entry_id.partition("-")
+    return (int(ms), int(seq or 0))
+
+
+class RateLimitedLog:
+    """A warning at most every `every` seconds; the caller's message carries the running count."""
+
+    def __init__(self, log: logging.Logger, every: float = 5.0):
+        self._log, self._every, self._last = log, every, float("-inf")
+
+    def __call__(self, message: str, *args) -> bool:
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return False
+        self._last = now
+        self._log.warning(message, *args)
+        return True
+
+
+# FanoutManager after AsyncPubSubManager: local deliveries (ours and other processes') take the fast path.
+class StreamManager(AsyncPubSubManager, FanoutManager):
+    """python-socketio client manager whose messages travel on a Redis Stream."""
+
+    name = "redis-stream"
+
+    def __init__(self, config, logger: logging.Logger):
+        super().__init__(channel=config.channel, logger=logger)
+        self.config = config
+        self.stream = f"{config.channel}:stream"
+        self.epoch_key = f"{config.channel}:epoch"
+        self._log = logger
+        self._outbox: deque[tuple[int, str]] = deque()
+        self._acks: deque[tuple[int, asyncio.Future]] = deque()  # honest ack mode: waiting senders
+        self._wakeup = asyncio.Event()
+        self._seq = 0
+        self._seen: dict[str, int] = {}  # last sequence number delivered, per sending process
+        self._writer_up = True  # until a write fails; the reader tells whether Redis answers
+        self._reader_up = False
+        self._down_since = time.monotonic()
+        self._ever_connected = False
+        self._said_unreachable = False
+        self._written_since_down = 0
+        self._tasks: list[asyncio.Task] = []
+        self.epoch_token = f"{uuid.uuid4().hex}"
+        # Reader state: the position (epoch, last id) is what heartbeats record and trims respect.
+        self.last_id: bytes | None = None
+        self.epoch: str | None = None
+        self._entries_added = 0
+        self._gap_reported_upto = (0, 0)
+        self.counts = {"dropped": 0, "refused": 0, "missed": 0, "gaps": 0, "resets": 0,
+                       "trimmed_gaps": 0, "duplicates": 0, "malformed": 0}
+        self.recent_gaps: deque[dict] = deque(maxlen=20)  # who may lack what (for recovery)
+        self._drop_log = RateLimitedLog(logger)
+        self._reported_drops = 0
+        self.on_cluster_message: Callable[[dict], Awaitable[None]] | None = None
+        self.alone: Callable[[], bool] = lambda: False
+        timeout = config.stall_timeout
+        self._redis = aioredis.Redis.from_url(config.url, socket_connect_timeout=timeout,
+                                              socket_timeout=timeout)
+        self._reader_redis = aioredis.Redis.from_url(config.url, socket_connect_timeout=timeout,
+                                                     socket_timeout=timeout)
+        self._append = self._redis.register_script(APPEND)
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The writer's client (a pool), shared with the heartbeat and the store."""
+        return self._redis
+
+    # Lifecycle ------------------------------------------------------------------------------
+
+    def initialize(self):
+        super().initialize()  # starts the listening task (_thread -> _listen)
+        self._tasks.append(self.server.start_background_task(self._writer))
+
+    async def close(self, flush_timeout: float = 1.0) -> None:
+        """Deliver what is buffered if Redis lets us within flush_timeout, then stop."""
+        deadline = time.monotonic() + flush_timeout
+        while self._outbox and self._writer_up and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        tasks = [t for t in [*self._tasks, getattr(self, "thread", None)] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._outbox:
+            self._log.warning("stopping with %d message(s) not delivered to other processes", len(self._outbox))
+        self._settle_acks(None, "queued")
+        await self._redis.aclose()
+        await self._reader_redis.aclose()
+
+    @property
+    def connected(self) -> bool:
+        return self._writer_up and self._reader_up
+
+    def health(self) -> dict:
+        """Connection state, buffer, and every loss, reset and gap counted since start."""
+        return {"connected": self.connected, "buffered": len(self._outbox), **self.counts,
+                "ack": self.config.ack, "epoch": self.epoch,
+                "position": self.last_id.decode() if self.last_id else None,
+                "recent_gaps": list(self.recent_gaps)}
+
+    # Outgoing -------------------------------------------------------------------------------
+
+    async def _publish(self, data: dict) -> None:
+        """Queue a message for the other processes; in the honest ack mode, wait until it is in Redis."""
+        honest = self.config.ack == "relayed"
+        if len(self._outbox) >= self.config.buffer_size:
+            if honest:
+                self.counts["refused"] += 1
+                raise RelayRefused(f"the server cannot relay messages now: {len(self._outbox)} are "
+                                   f"waiting for Redis (the most it keeps)")
+            self._outbox.popleft()  # the sequence gap tells the receivers, too
+            self.counts["dropped"] += 1
+            self._drop_log("dropped a message: the buffer of %d is full while Redis is unreachable "
+                           "(%d dropped so far)", self.config.buffer_size, self.counts["dropped"])
+        self._seq += 1
+        data["seq"] = self._seq
+        data.setdefault("host_id", self.host_id)  # cluster messages do not carry it yet
+        self._outbox.append((self._seq, json.dumps(data, separators=(",", ":"))))
+        self._wakeup.set()
+        if not honest:
+            return
+        if not self._writer_up or not self._reader_up:
+            relay_outcome.set("queued")
+            return
+        if self.alone():  # delivered locally already, and nobody else to tell
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._acks.append((self._seq, done))
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(done), self.config.stall_timeout * 2)
+        except asyncio.TimeoutError:
+            outcome = "queued"
+        if outcome is not None:
+            relay_outcome.set(outcome)
+
+    def _settle_acks(self, upto: int | None, outcome: str | None) -> None:
+        """Wake honest-mode senders: those up to seq `upto` (all if None) with outcome."""
+        while self._acks and (upto is None or self._acks[0][0] <= upto):
+            _, future = self._acks.popleft()
+            if not future.done():
+                future.set_result(outcome)
+
+    async def _writer(self) -> None:
+        """Append queued messages to the stream in order, retrying while Redis is away."""
+        while True:
+            if not self._outbox:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch = [self._outbox[i] for i in range(min(BATCH, len(self._outbox)))]
+            try:
+                await self._append(keys=[self.stream, self.epoch_key],
+                                   args=[self.epoch_token, *[body for _, body in batch]])
+            except (RedisError, OSError) as exc:
+                self._settle_acks(None, "queued")
+                self._set_state(writer=False, error=exc)
+                await asyncio.sleep(self.config.retry_interval)
+                continue
+            # Only what was sent leaves the buffer (new messages may have arrived meanwhile,
+            # and overflow may have dropped some of the batch's oldest entries).
+            last_sent = batch[-1][0]
+            while self._outbox and self._outbox[0][0] <= last_sent:
+                self._outbox.popleft()
+            self._written_since_down += len(batch)
+            self._settle_acks(last_sent, None)
+            self._set_state(writer=True)
+            if self.counts["dropped"] != self._reported_drops:
+                self._log.warning("dropped %d message(s) in all because the buffer of %d was full "
+                                  "while Redis was unreachable", self.counts["dropped"],
+                                  self.config.buffer_size)
+                self._reported_drops = self.counts["dropped"]
+
+    # Incoming -------------------------------------------------------------------------------
+
+    async def _listen(self):
+        """Yield messages from the other processes, resuming after the last entry seen."""
+        last_check = 0.0
+        while True:
+            try:
+                if self.last_id is None:
+                    await self._start_position()
+                elif not self._reader_up:
+                    await self._reader_redis.ping()  # XREAD may block; know sooner
+                    await self._check_stream()  # a reset or a trimmed gap while we were away
+                    last_check = time.monotonic()
+                self._set_state(reader=True)
+                entries = await self._reader_redis.xread({self.stream: self.last_id}, count=BATCH,
+                                                         block=self.config.block_ms)
+                if not entries or time.monotonic() - last_check >= CHECK_EVERY:
+                    last_check = time.monotonic()
+                    if await self._check_stream():
+                        continue  # read again from the new stream's start; seen entries are skipped
+            except (RedisError, OSError) as exc:
+                self._set_state(reader=False, error=exc)
+                await asyncio.sleep(self.config.retry_interval)
+                continue
+            for _, items in entries or ():
+                for entry_id, fields in items:
+                    self.last_id = entry_id
+                    message = self._accept(fields.get(b"m"))
+                    if message is None:
+                        continue
+                    if message.get("method") == "cluster":
+                        if self.on_cluster_message is not None:
+                            await self.on_cluster_message(message)
+                        continue
+                    yield message
+
+    async def _start_position(self) -> None:
+        """Start at the current end: history from before this process is not replayed."""
+        async with self._reader_redis.pipeline(transaction=False) as pipe:
+            pipe.xrevrange(self.stream, count=1)
+            pipe.get(self.epoch_key)
+            pipe.xinfo_stream(self.stream)
+            tail, epoch, info = await pipe.execute(raise_on_error=False)
+        for result in (tail, epoch):
+            if isinstance(result, Exception):
+                raise result
+        self.last_id = tail[0][0] if tail else b"0-0"
+        self.epoch = epoch.decode() if epoch else None
+        self._entries_added = info.get("entries-added", 0) if isinstance(info, dict) else 0
+
+    async def _check_stream(self) -> bool:
+        """Detect a reset stream (gone, new epoch, ids or entries-added going back) and trimmed gaps.
+
+        Returns True when the stream was reset: reading starts again at its first entry (what
+        was delivered already is recognised by its sequence number).
+        """
+        async with self._reader_redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.epoch_key)
+            pipe.xinfo_stream(self.stream)
+            epoch, info = await pipe.execute(raise_on_error=False)
+        if isinstance(epoch, Exception):
+            raise epoch
+        if isinstance(info, ResponseError):  # no such key
+            if self.epoch is not None or self.last_id != b"0-0":
+                return self._reset("it is gone", None)
+            return False
+        if isinstance(info, Exception):
+            raise info
+        epoch = epoch.decode() if epoch else None
+        last_generated, added = parse_id(info["last-generated-id"]), info.get("entries-added", 0)
+        reason = None
+        if self.epoch is not None and epoch != self.epoch:
+            reason = f"its epoch marker changed from {self.epoch} to {epoch}"
+        elif parse_id(self.last_id) > last_generated:
+            reason = (f"its ids went back: read up to {self.last_id.decode()}, the stream's last id "
+                      f"is {info['last-generated-id'].decode()}")
+        elif added < self._entries_added:
+            reason = f"its entries-added went back from {self._entries_added} to {added}"
+        if reason is not None:
+            return self._reset(reason, epoch)
+        self.epoch, self._entries_added = epoch, added
+        deleted = parse_id(info.get("max-deleted-entry-id"))
+        if deleted > parse_id(self.last_id) and deleted > self._gap_reported_upto:
+            # Entries after our position were trimmed before this process read them.
+            self._gap_reported_upto = deleted
+            self.counts["trimmed_gaps"] += 1
+            self._log.warning("stream %s: entries after %s, up to %s, were trimmed before this process "
+                              "read them; the senders' sequence numbers will show how many",
+                              self.stream, self.last_id.decode(), "%d-%d" % deleted)
+        return False
+
+    def _reset(self, reason: str, epoch: str | None) -> bool:
+        self.counts["resets"] += 1
+        self._log.warning("stream %s was reset (%s); reading the new stream from its first entry "
+                          "(%d reset(s) so far)", self.stream, reason, self.counts["resets"])
+        self.last_id, self.epoch, self._entries_added = b"0-0", epoch, 0
+        self._gap_reported_upto = (0, 0)
+        return True
+
+    def _accept(self, raw: bytes | None) -> dict | None:
+        """Decode an entry; None for our own, for duplicates and for garbage; count gaps."""
+        try:
+            message = json.loads(raw)
+            host, seq = message["host_id"], int(message["seq"])
+        except (TypeError, ValueError, KeyError):
+            self.counts["malformed"] += 1
+            self._log.warning("ignored a malformed entry on %s", self.stream)
+            return None
+        if host == self.host_id:
+            return None
+        last = self._seen.get(host)
+        if last is not None and seq <= last:
+            self.counts["duplicates"] += 1
+            return None
+        if last is not None and seq > last + 1:
+            self._gap(host, last + 1, seq - 1)
+        self._seen[host] = seq
+        return message
+
+    def _gap(self, host: str, first: int, last: int) -> None:
+        size = last - first + 1
+        self.counts["missed"] += size
+        self.counts["gaps"] += 1
+        self.recent_gaps.append({"process": host, "first_seq": first, "last_seq": last, "size": size,
+                                 "at": round(time.time(), 3)})
+        self._log.warning("missed %d message(s) from process %s (sequence %d to %d): trimmed, reset or "
+                          "dropped before this process read them (%d missed so far)", size, host,
+                          first, last, self.counts["missed"])
+
+    # State and its log lines ------------------------------------------------------------------
+
+    def _set_state(self, writer: bool | None = None, reader: bool | None = None,
+                   error: Exception | None = None) -> None:
+        was_up = self._writer_up and self._reader_up
+        if writer is not None:
+            self._writer_up = writer
+        if reader is not None:
+            self._reader_up = reader
+        now_up = self._writer_up and self._reader_up
+        if now_up and not was_up:
+            outage = f" after {time.monotonic() - self._down_since:.1f}s" if self._ever_connected else ""
+            self._ever_connected = True
+            self._log.info("connected to Redis at %s%s (stream %s); %d buffered message(s) to deliver",
+                           self._safe_url(), outage, self.stream,
+                           len(self._outbox) + self._written_since_down)
+            self._written_since_down = 0
+        elif was_up and not now_up:
+            self._down_since = time.monotonic()
+            self._written_since_down = 0
+            self._log.warning("lost Redis at %s (%s); buffering up to %d messages, retrying every %ss",
+                              self._safe_url(), error, self.config.buffer_size, self.config.retry_interval)
+        elif error is not None and not self._ever_connected and not self._said_unreachable:
+            self._said_unreachable = True
+            self._log.warning("Redis at %s is not reachable (%s); serving local clients and retrying "
+                              "every %ss", self._safe_url(), error, self.config.retry_interval)
+
+    def _safe_url(self) -> str:
+        """The Redis URL without its password."""
+        kwargs = self._redis.connection_pool.connection_kwargs
+        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
