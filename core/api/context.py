@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 from pydantic import BaseModel
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
+from core.api.cluster import Cluster
 from core.api.events import Event, EventBus
 from core.api.handlers import guarded
 from core.api.pages import Pages, template_environment
@@ -18,6 +19,7 @@ from core.api.params import check_params
 from core.api.registry import ALL_NAMESPACES, NamespacedHook, Registry
 from core.api.rooms import Outgoing, public_rooms, room_key, run_before_send
 from core.api.routes import Routes
+from core.backplane.base import Backplane, Store
 from core.base.settings import ServerSettings, Settings
 from core.base.tasks import TaskSet
 from core.sio.server import RESERVED_EVENTS
@@ -40,6 +42,7 @@ class Host:
     routes: Routes
     registry: Registry
     tasks: TaskSet
+    backplane: Backplane
 
 
 def _check_namespace(namespace: str, allow_all: bool = False) -> None:
@@ -62,6 +65,9 @@ class PluginContext:
         self._sio = host.sio
         self._registry = host.registry
         self._templates = template_environment(folder / "templates")
+        # State shared by every process (namespaced per plugin) and the cluster-wide queries.
+        self.store: Store = host.backplane.store(name)
+        self.cluster = Cluster(host.backplane, name, room_key, host.registry.problems)
 
     def _problem(self, text: str) -> None:
         self._registry.problems.append(f"plugins.{self.name}: {text}")

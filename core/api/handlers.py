@@ -6,6 +6,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from core.api.params import OK, Ack, ClientError, check_args, error_ack
+from core.backplane.base import RelayRefused, relay_outcome
 
 Handler = Callable[..., Awaitable[Any]]
 Admit = Callable[[str, str, str], Awaitable["str | None"]]  # (sid, event, namespace) -> refusal or None
@@ -38,8 +39,12 @@ def guarded(event: str, namespace: str, params: tuple, handler: Handler, logger:
             if refused:
                 return error_ack(refused)  # the limiter logged it
             check_args(event, params, args)
-            return ack_value(await handler(sid, *args))
-        except ClientError as exc:
+            relay_outcome.set(None)  # the backplane's ack mode "relayed" says when a message waits
+            answer = ack_value(await handler(sid, *args))
+            if relay_outcome.get() == "queued" and isinstance(answer, dict):
+                answer = {**answer, "queued": True}
+            return answer
+        except (ClientError, RelayRefused) as exc:
             logger.warning("refused %s from %s: %s", event, describe_client(sid), exc)
             return error_ack(str(exc))
         except Exception:

@@ -8,7 +8,8 @@ from sanic import Sanic
 
 from core.api.context import Host
 from core.backplane.base import Backplane
-from core.api.events import EventBus
+from core.api.cluster import ClusterEvents
+from core.api.events import Event, EventBus
 from core.api.pages import CLIENT_SCRIPT_ROUTE, Pages
 from core.api.registry import Registry
 from core.api.routes import Routes
@@ -113,7 +114,10 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         routes.claim("core", path, ("GET",))
     host = Host(sio=sio, server=server, events=EventBus(tasks, logging.getLogger("chat.events")),
                 pages=Pages(app, server, _page_transports(config), routes), routes=routes,
-                registry=registry, tasks=tasks)
+                registry=registry, tasks=tasks, backplane=backplane)
+    # cluster=True events travel through the backplane and come back to every process's bus.
+    host.events.remote = ClusterEvents(backplane, host.events.deliver, Event,
+                                       logging.getLogger("chat.events")).publish
     set_up_plugins(config.plugins, host)
     if registry.problems:
         raise ConfigError(registry.problems)
