@@ -31,11 +31,13 @@ Every name is documented in docs/plugins.md (tests/core/api/test_docs.py checks 
 from pydantic import Field, field_validator
 from sanic import Request
 
+from core.api.cluster import SocketInfo
 from core.api.context import ConnectionRefused, PluginConfig, PluginContext
 from core.api.events import Event, MessageSent, ProcessDown, RoomEntered, RoomEvent, RoomLeft, as_dict
 from core.api.params import Ack, ClientError, Param, Rest, any_json, binary, json_object, text
 from core.api.rooms import Outgoing
 from core.api.routes import json_response, text_response
+from core.backplane.base import StoreUnavailable, WrongType
 
 __all__ = [
     # the plugin's entry point and config
@@ -45,6 +47,8 @@ __all__ = [
     "text", "any_json", "json_object", "binary",
     # typed internal events
     "Event", "MessageSent", "RoomEntered", "RoomLeft", "RoomEvent", "ProcessDown", "as_dict",
+    # the cluster: ctx.cluster answers, ctx.store errors
+    "SocketInfo", "StoreUnavailable", "WrongType",
     # routes
     "Request", "json_response", "text_response",
 ]

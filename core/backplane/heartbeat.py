@@ -14,9 +14,8 @@ import logging
 import time
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from core.backplane.redis_stream import StreamManager
+from core.backplane.redis_stream import CONNECTION_ERRORS, StreamManager, drop_broken_connections
 
 PROCESS_DOWN = "chat.process.down"  # the wire name of core.api's ProcessDown event (field process_id)
 
@@ -24,13 +23,16 @@ NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
-# KEYS: processes, positions; ARGV: id, expiry ms, position. Returns {new member?, live ids}.
+# KEYS: processes, positions, down; ARGV: id, expiry ms, position.
+# Returns {live ids, how many times this process was declared down} (a count, not a flag that a
+# beat would clear: a beat delayed in a stalled connection may still run after its reply was lost).
 BEAT = NOW + """
-local new = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-return {new, redis.call('ZRANGE', KEYS[1], now, '+inf', 'BYSCORE')}
+return {redis.call('ZRANGE', KEYS[1], now, '+inf', 'BYSCORE'), tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or 0)}
 """
-# KEYS: processes, positions, stream, epoch; ARGV: epoch token, event name. Returns the ids declared down.
+# KEYS: processes, positions, stream, epoch, down; ARGV: epoch token, event name.
+# Returns the ids declared down (also kept an hour in "down", so that one that was only cut off learns it).
 REAP_SCRIPT = NOW + """
 local dead = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. now, 'BYSCORE')
 if #dead == 0 then return dead end
@@ -40,6 +42,8 @@ end
 for _, id in ipairs(dead) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
+  redis.call('HINCRBY', KEYS[5], id, 1)
+  redis.call('EXPIRE', KEYS[5], 3600)
   local body = cjson.encode({method = 'cluster', kind = 'event', name = ARGV[2],
                              fields = {process_id = id}, host_id = 'down:' .. id, seq = 1})
   redis.call('XADD', KEYS[3], '*', 'm', body)
@@ -86,7 +90,8 @@ class Heartbeat:
         self._log = logger
         self._redis: aioredis.Redis = manager.redis
         channel = config.channel
-        self._keys = [f"{channel}:processes", f"{channel}:positions", manager.stream, manager.epoch_key]
+        self._keys = [f"{channel}:processes", f"{channel}:positions", manager.stream, manager.epoch_key,
+                      f"{channel}:down"]
         self._beat = self._redis.register_script(BEAT)
         self._reap = self._redis.register_script(REAP_SCRIPT)
         self._trim = self._redis.register_script(TRIM)
@@ -96,7 +101,7 @@ class Heartbeat:
         self._last_beat: float | None = None
         self._beats = 0
         self._task: asyncio.Task | None = None
-        self.counts = {"beats": 0, "failed_beats": 0, "declared_down": 0, "trimmed_for_readers": 0,
+        self.counts = {"beats": 0, "failed_beats": 0, "declared_down": 0, "rejoined": 0, "trimmed_for_readers": 0,
                        "trimmed_by_cap": 0}
 
     def start(self) -> None:
@@ -111,7 +116,7 @@ class Heartbeat:
                 pipe.zrem(self._keys[0], self.process_id)
                 pipe.hdel(self._keys[1], self.process_id)
                 await pipe.execute()
-        except (RedisError, OSError):
+        except CONNECTION_ERRORS:
             pass
 
     def alone(self) -> bool:
@@ -130,7 +135,8 @@ class Heartbeat:
             started = time.monotonic()
             try:
                 await self._tick(expiry_ms)
-            except (RedisError, OSError) as exc:
+            except CONNECTION_ERRORS as exc:
+                await drop_broken_connections(self._redis, exc)
                 self.counts["failed_beats"] += 1
                 if self.up:
                     self._log.warning("heartbeat failed (%s); the others declare this process down "
@@ -141,9 +147,14 @@ class Heartbeat:
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     async def _tick(self, expiry_ms: int) -> None:
-        new, live = await self._beat(keys=self._keys[:2],
-                                     args=[self.process_id, expiry_ms, self.position()])
+        live, times_down = await self._beat(keys=[*self._keys[:2], self._keys[4]],
+                                            args=[self.process_id, expiry_ms, self.position()])
         now = time.monotonic()
+        if times_down > self.counts["rejoined"]:
+            self.counts["rejoined"] = times_down
+            self._log.error("the cluster declared this process down (no heartbeat for %ss): the others "
+                            "were told to release its clients, who are still connected here",
+                            self.config.heartbeat_expiry)
         self.counts["beats"] += 1
         self._last_beat = now
         self.live = sorted({member.decode() for member in live} | {self.process_id})
@@ -158,7 +169,7 @@ class Heartbeat:
                                   member.decode(), self.config.heartbeat_expiry)
             if dead:
                 self.live = [p for p in self.live if p.encode() not in dead]
-        by_readers, by_cap = await self._trim(keys=self._keys, args=[self.config.stream_maxlen])
+        by_readers, by_cap = await self._trim(keys=self._keys[:4], args=[self.config.stream_maxlen])
         self.counts["trimmed_for_readers"] += by_readers
         self.counts["trimmed_by_cap"] += by_cap
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from core.backplane.base import Store, StoreUnavailable, WrongType, check_key, check_ttl, decode, encode
 from core.backplane.memory_store import _members
+from core.backplane.redis_stream import CONNECTION_ERRORS, drop_broken_connections
 
 
 # One script, so that a push onto a key of another kind changes nothing (MULTI would still
@@ -37,7 +38,8 @@ class RedisStore(Store):
             return await self._r.execute_command(command, *args)
         except ResponseError as exc:
             raise _translated(exc) from None
-        except (RedisError, OSError) as exc:
+        except CONNECTION_ERRORS as exc:
+            await drop_broken_connections(self._r, exc)
             raise StoreUnavailable(f"the store (Redis) is unreachable: {exc}") from None
 
 
@@ -63,7 +65,8 @@ class RedisStore(Store):
             length = await self._list_push(keys=[k], args=[raw, cap, "" if ttl_ms is None else ttl_ms])
         except ResponseError as exc:
             raise _translated(exc) from None
-        except (RedisError, OSError) as exc:
+        except CONNECTION_ERRORS as exc:
+            await drop_broken_connections(self._r, exc)
             raise StoreUnavailable(f"the store (Redis) is unreachable: {exc}") from None
         return min(length, cap)
 

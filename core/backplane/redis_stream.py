@@ -35,6 +35,16 @@ return id
 """
 
 
+# uvloop raises RuntimeError ("the handler is closed") where asyncio raises an OSError.
+CONNECTION_ERRORS = (RedisError, OSError, RuntimeError)
+
+
+async def drop_broken_connections(client: aioredis.Redis, exc: Exception) -> None:
+    """After an error redis-py does not know as a connection error, do not reuse its connections."""
+    if not isinstance(exc, RedisError):
+        await client.connection_pool.disconnect(inuse_connections=True)
+
+
 def parse_id(entry_id: bytes | str | None) -> tuple[int, int]:
     """A stream id as (milliseconds, sequence), comparable."""
     if not entry_id:
@@ -43,6 +53,10 @@ def parse_id(entry_id: bytes | str | None) -> tuple[int, int]:
         entry_id = entry_id.decode()
     ms, _, seq = entry_id.partition("-")
     return (int(ms), int(seq or 0))
+
+
+def _count(entries) -> int:
+    return sum(len(items) for _, items in entries or ())
 
 
 class RateLimitedLog:
@@ -89,9 +103,9 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
         self.last_id: bytes | None = None
         self.epoch: str | None = None
         self._entries_added = 0
-        self._gap_reported_upto = (0, 0)
+        self._added_at_position = 0  # entries-added of the stream up to our position
         self.counts = {"dropped": 0, "refused": 0, "missed": 0, "gaps": 0, "resets": 0,
-                       "trimmed_gaps": 0, "duplicates": 0, "malformed": 0}
+                       "trimmed_gaps": 0, "trimmed_unread": 0, "duplicates": 0, "malformed": 0}
         self.recent_gaps: deque[dict] = deque(maxlen=20)  # who may lack what (for recovery)
         self._drop_log = RateLimitedLog(logger)
         self._reported_drops = 0
@@ -153,8 +167,10 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
                                    f"waiting for Redis (the most it keeps)")
             self._outbox.popleft()  # the sequence gap tells the receivers, too
             self.counts["dropped"] += 1
-            self._drop_log("dropped a message: the buffer of %d is full while Redis is unreachable "
-                           "(%d dropped so far)", self.config.buffer_size, self.counts["dropped"])
+            self._drop_log("dropped a message: %d are waiting for Redis, the most kept (buffer_size); "
+                           "%s (%d dropped so far)", self.config.buffer_size,
+                           "Redis is unreachable" if not self.connected else "sending faster than Redis takes",
+                           self.counts["dropped"])
         self._seq += 1
         data["seq"] = self._seq
         data.setdefault("host_id", self.host_id)  # cluster messages do not carry it yet
@@ -193,9 +209,14 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
             try:
                 await self._append(keys=[self.stream, self.epoch_key],
                                    args=[self.epoch_token, *[body for _, body in batch]])
-            except (RedisError, OSError) as exc:
+            except CONNECTION_ERRORS as exc:
+                await drop_broken_connections(self._redis, exc)
                 self._settle_acks(None, "queued")
                 self._set_state(writer=False, error=exc)
+                await asyncio.sleep(self.config.retry_interval)
+                continue
+            except Exception:  # a bug of ours: say so, keep the messages, keep trying
+                self._log.exception("appending to %s failed", self.stream)
                 await asyncio.sleep(self.config.retry_interval)
                 continue
             # Only what was sent leaves the buffer (new messages may have arrived meanwhile,
@@ -207,38 +228,49 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
             self._settle_acks(last_sent, None)
             self._set_state(writer=True)
             if self.counts["dropped"] != self._reported_drops:
-                self._log.warning("dropped %d message(s) in all because the buffer of %d was full "
-                                  "while Redis was unreachable", self.counts["dropped"],
-                                  self.config.buffer_size)
+                self._log.warning("dropped %d message(s) in all because the buffer of %d for Redis "
+                                  "was full", self.counts["dropped"], self.config.buffer_size)
                 self._reported_drops = self.counts["dropped"]
 
     # Incoming -------------------------------------------------------------------------------
 
     async def _listen(self):
-        """Yield messages from the other processes, resuming after the last entry seen."""
-        last_check = 0.0
+        """Yield messages from the other processes, resuming after the last entry seen.
+
+        Caught up, the reader blocks on XREAD. Behind (after an outage, a full batch), idle, or
+        once a second, it reads with a snapshot of the stream's identity in one MULTI, so that
+        a reset or entries trimmed before it read them are measured exactly, never skipped.
+        """
+        last_check, snapshot_due = 0.0, True
         while True:
             try:
                 if self.last_id is None:
                     await self._start_position()
                 elif not self._reader_up:
                     await self._reader_redis.ping()  # XREAD may block; know sooner
-                    await self._check_stream()  # a reset or a trimmed gap while we were away
-                    last_check = time.monotonic()
+                    snapshot_due = True
                 self._set_state(reader=True)
-                entries = await self._reader_redis.xread({self.stream: self.last_id}, count=BATCH,
-                                                         block=self.config.block_ms)
-                if not entries or time.monotonic() - last_check >= CHECK_EVERY:
+                if snapshot_due or time.monotonic() - last_check >= CHECK_EVERY:
+                    epoch, info, entries = await self._snapshot_read()
                     last_check = time.monotonic()
-                    if await self._check_stream():
+                    if self._check_stream(epoch, info):
                         continue  # read again from the new stream's start; seen entries are skipped
-            except (RedisError, OSError) as exc:
+                    snapshot_due = _count(entries) >= BATCH
+                    if not entries:
+                        entries = await self._blocking_read()
+                        snapshot_due = not entries  # quiet: ids may have gone back; look soon
+                else:
+                    entries = await self._blocking_read()
+                    snapshot_due = not entries or _count(entries) >= BATCH
+            except CONNECTION_ERRORS as exc:
+                await drop_broken_connections(self._reader_redis, exc)
                 self._set_state(reader=False, error=exc)
                 await asyncio.sleep(self.config.retry_interval)
                 continue
             for _, items in entries or ():
                 for entry_id, fields in items:
                     self.last_id = entry_id
+                    self._added_at_position += 1
                     message = self._accept(fields.get(b"m"))
                     if message is None:
                         continue
@@ -248,32 +280,42 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
                         continue
                     yield message
 
-    async def _start_position(self) -> None:
-        """Start at the current end: history from before this process is not replayed."""
-        async with self._reader_redis.pipeline(transaction=False) as pipe:
-            pipe.xrevrange(self.stream, count=1)
+    async def _blocking_read(self):
+        return await self._reader_redis.xread({self.stream: self.last_id}, count=BATCH,
+                                              block=self.config.block_ms)
+
+    async def _snapshot_read(self):
+        """The epoch marker, XINFO STREAM and the next entries, all of one moment."""
+        async with self._reader_redis.pipeline(transaction=True) as pipe:
             pipe.get(self.epoch_key)
             pipe.xinfo_stream(self.stream)
-            tail, epoch, info = await pipe.execute(raise_on_error=False)
-        for result in (tail, epoch):
+            pipe.xread({self.stream: self.last_id}, count=BATCH)
+            epoch, info, entries = await pipe.execute(raise_on_error=False)
+        for result in (epoch, entries):
             if isinstance(result, Exception):
                 raise result
-        self.last_id = tail[0][0] if tail else b"0-0"
-        self.epoch = epoch.decode() if epoch else None
-        self._entries_added = info.get("entries-added", 0) if isinstance(info, dict) else 0
+        return epoch, info, entries
 
-    async def _check_stream(self) -> bool:
-        """Detect a reset stream (gone, new epoch, ids or entries-added going back) and trimmed gaps.
-
-        Returns True when the stream was reset: reading starts again at its first entry (what
-        was delivered already is recognised by its sequence number).
-        """
-        async with self._reader_redis.pipeline(transaction=False) as pipe:
+    async def _start_position(self) -> None:
+        """Start at the current end: history from before this process is not replayed."""
+        async with self._reader_redis.pipeline(transaction=True) as pipe:  # one snapshot
             pipe.get(self.epoch_key)
             pipe.xinfo_stream(self.stream)
             epoch, info = await pipe.execute(raise_on_error=False)
         if isinstance(epoch, Exception):
             raise epoch
+        exists = isinstance(info, dict)
+        last = info.get("last-entry") if exists else None
+        self.last_id = last[0] if last else b"0-0"
+        self.epoch = epoch.decode() if epoch else None
+        self._entries_added = self._added_at_position = info.get("entries-added", 0) if exists else 0
+
+    def _check_stream(self, epoch: bytes | None, info) -> bool:
+        """Detect a reset stream (gone, new epoch, ids or entries-added going back) and trimmed gaps.
+
+        Returns True when the stream was reset: reading starts again at its first entry (what
+        was delivered already is recognised by its sequence number).
+        """
         if isinstance(info, ResponseError):  # no such key
             if self.epoch is not None or self.last_id != b"0-0":
                 return self._reset("it is gone", None)
@@ -293,14 +335,17 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
         if reason is not None:
             return self._reset(reason, epoch)
         self.epoch, self._entries_added = epoch, added
-        deleted = parse_id(info.get("max-deleted-entry-id"))
-        if deleted > parse_id(self.last_id) and deleted > self._gap_reported_upto:
-            # Entries after our position were trimmed before this process read them.
-            self._gap_reported_upto = deleted
-            self.counts["trimmed_gaps"] += 1
-            self._log.warning("stream %s: entries after %s, up to %s, were trimmed before this process "
-                              "read them; the senders' sequence numbers will show how many",
-                              self.stream, self.last_id.decode(), "%d-%d" % deleted)
+        first = info.get("first-entry")
+        if first and parse_id(first[0]) > parse_id(self.last_id):
+            # Every entry after our position is either still there or was trimmed unread.
+            unread = added - self._added_at_position - info["length"]
+            if unread > 0:
+                self._added_at_position += unread
+                self.counts["trimmed_gaps"] += 1
+                self.counts["trimmed_unread"] += unread
+                self._log.warning("stream %s: %d entries after %s were trimmed before this process read "
+                                  "them (the senders' sequence numbers tell whose)", self.stream, unread,
+                                  self.last_id.decode())
         return False
 
     def _reset(self, reason: str, epoch: str | None) -> bool:
@@ -308,7 +353,7 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
         self._log.warning("stream %s was reset (%s); reading the new stream from its first entry "
                           "(%d reset(s) so far)", self.stream, reason, self.counts["resets"])
         self.last_id, self.epoch, self._entries_added = b"0-0", epoch, 0
-        self._gap_reported_upto = (0, 0)
+        self._added_at_position = 0
         return True
 
     def _accept(self, raw: bytes | None) -> dict | None:

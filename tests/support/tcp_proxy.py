@@ -1,4 +1,7 @@
-"""A TCP proxy the test controls: forward, stall (hold every byte, keep the connections), reset, delay.
+"""A TCP proxy the test controls: forward, stall (hold every byte, keep the connections), reset, cut, delay.
+
+stall() is a hung peer: what was sent meanwhile is delivered on resume() (a command whose reply
+timed out may still be executed). cut() is an unreachable peer: connections reset, new ones too.
 
 Threads, not the test's event loop: the tests' synchronous /healthz calls must not stall it.
 Every thread polls a stop flag, so close() ends them all within a fraction of a second.
@@ -25,6 +28,7 @@ class TcpProxy:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.stalled = threading.Event()
+        self.refusing = threading.Event()
         self.delay = 0.0
         self.connections_made = 0
         self._stop = threading.Event()
@@ -48,6 +52,14 @@ class TcpProxy:
 
     def resume(self) -> None:
         self.stalled.clear()
+
+    def cut(self) -> None:
+        """Reset every connection and every new one until restore()."""
+        self.refusing.set()
+        self.reset()
+
+    def restore(self) -> None:
+        self.refusing.clear()
 
     def reset(self) -> None:
         """Cut every current connection with a TCP reset (new ones are accepted)."""
@@ -75,6 +87,9 @@ class TcpProxy:
             try:
                 client, _ = self._listener.accept()
             except (socket.timeout, OSError):
+                continue
+            if self.refusing.is_set():
+                _abort(client)
                 continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=1)
