@@ -50,8 +50,8 @@ for _, id in ipairs(dead) do
 end
 return dead
 """
-# KEYS: processes, positions, stream, epoch; ARGV: hard cap. Trim what every live reader has read,
-# then whatever exceeds the cap. Returns {entries trimmed for readers, entries trimmed by the cap}.
+# KEYS: processes, positions, stream, epoch; ARGV: hard cap, retention ms. Trim what every live
+# reader has read and is older than the retention, then whatever exceeds the cap. Returns {entries trimmed for readers, entries trimmed by the cap}.
 TRIM = NOW + """
 local live = redis.call('ZRANGE', KEYS[1], now, '+inf', 'BYSCORE')
 local epoch = redis.call('GET', KEYS[4])
@@ -68,6 +68,8 @@ if usable then
     if not min_ms or ms < min_ms or (ms == min_ms and seq < min_seq) then min_ms, min_seq = ms, seq end
   end
 end
+local retain = tonumber(ARGV[2])
+if usable and retain > 0 and now - retain < min_ms then min_ms, min_seq = now - retain, 0 end
 local by_readers = 0
 if usable then
   by_readers = redis.call('XTRIM', KEYS[3], 'MINID', '~', string.format('%d-%d', min_ms, min_seq))
@@ -99,10 +101,9 @@ class Heartbeat:
         self.up = False
         self._up_since: float | None = None
         self._last_beat: float | None = None
-        self._beats = 0
         self._task: asyncio.Task | None = None
-        self.counts = {"beats": 0, "failed_beats": 0, "declared_down": 0, "rejoined": 0, "trimmed_for_readers": 0,
-                       "trimmed_by_cap": 0}
+        self.counts = {"beats": 0, "failed_beats": 0, "declared_down": 0, "rejoined": 0,
+                       "trimmed_for_readers": 0, "trimmed_by_cap": 0}
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -169,7 +170,8 @@ class Heartbeat:
                                   member.decode(), self.config.heartbeat_expiry)
             if dead:
                 self.live = [p for p in self.live if p.encode() not in dead]
-        by_readers, by_cap = await self._trim(keys=self._keys[:4], args=[self.config.stream_maxlen])
+        retain_ms = round(self.config.retain_seconds * 1000)
+        by_readers, by_cap = await self._trim(keys=self._keys[:4], args=[self.config.stream_maxlen, retain_ms])
         self.counts["trimmed_for_readers"] += by_readers
         self.counts["trimmed_by_cap"] += by_cap
 

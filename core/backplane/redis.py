@@ -27,8 +27,9 @@ Ordering and delivery, the argument:
   first entry (seq dedup drops what it already delivered): writes after a reset are not lost
   even when the new ids are lower than the old ones.
 - Nothing is trimmed on append. Once a second, each process trims what every live reader has
-  read (positions recorded with the heartbeats, in the current epoch only), then whatever exceeds
-  `stream_maxlen`; entries lost that way show as gaps at the slow reader, never silently.
+  read (positions recorded with the heartbeats, in the current epoch only) and is older than
+  `retain_seconds`, then whatever exceeds `stream_maxlen`; entries lost that way show as gaps
+  (and as `trimmed_unread`, measured in one MULTI with the read) at the slow reader, never silently.
 - A position any process can resume from is (epoch, entry id): entry ids are the same for every
   reader of one epoch, and the epoch tells whether an id still means what it meant.
 - Liveness: each process beats into a sorted set scored by expiry in Redis's own clock. The
@@ -66,6 +67,9 @@ class Config(Settings):
     buffer_size: int = Field(10_000, ge=1)
     # Hard cap of the stream's length; below it, entries stay until every live process read them.
     stream_maxlen: int = Field(100_000, ge=100)
+    # Entries younger than this are kept even when every live process has read them (for
+    # readers that resume from a position, e.g. a restarted process); the cap still applies.
+    retain_seconds: float = Field(60.0, ge=0)
     # Seconds between attempts to reach Redis again.
     retry_interval: float = Field(0.25, gt=0, le=10)
     # "fast": a message is acked once queued in this process; "relayed": once it is in Redis
