@@ -13,6 +13,8 @@ from typing import Any, Awaitable, Callable
 
 import socketio
 
+from core.sio.internals import namespace_rooms
+
 # Delivery outcome of the messages a handler emitted, for the honest ack mode ("queued" while
 # Redis is away); the handler wrapper resets it before a handler runs and reads it after.
 relay_outcome: contextvars.ContextVar[str | None] = contextvars.ContextVar("relay_outcome", default=None)
@@ -199,4 +201,4 @@ async def local_room_sockets(manager: socketio.AsyncManager, namespace: str, roo
 
 def local_room_count(manager: socketio.AsyncManager, namespace: str, room: str) -> int:
     """Members of room in this process."""
-    return len(manager.rooms.get(namespace, {}).get(room, {}))
+    return len(namespace_rooms(manager, namespace).get(room, {}))
