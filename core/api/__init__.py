@@ -21,6 +21,9 @@ RoomEntered       internal event: a connection entered a room
 RoomLeft          internal event: a connection left a room
 ProcessDown       internal event: another server process stopped answering
 as_dict           an internal event's fields as a dict
+SocketInfo        one socket of a room anywhere in the cluster (ctx.cluster.room_sockets): sid, process, session
+StoreUnavailable  raised by ctx.store when Redis cannot be reached (nothing was changed)
+WrongType         raised by ctx.store when a key is used as another kind (a list as a hash)
 Request           the request a route handler gets (Sanic's)
 json_response     a JSON response with a status code, from a route handler
 text_response     a plain-text response with a status code, from a route handler
