@@ -14,7 +14,7 @@ from pathlib import Path
 SOURCE = '''
 """Room members, /me and typing, on top of group_chat's rooms, through core.api only."""
 
-from core.api import ClientError, Param, PluginConfig, PluginContext, RoomEntered, RoomLeft, text
+from core.api import ClientError, Param, PluginConfig, PluginContext, RoomEntered, RoomEvent, text
 
 name = "members"
 
@@ -33,14 +33,12 @@ def setup(ctx: PluginContext) -> None:
     async def announce(room):
         await ctx.emit("members", room, sorted(rooms.get(room, {}).values()), room=room)
 
-    @ctx.subscribe(RoomEntered)
-    async def entered(event):
-        rooms.setdefault(event.room, {})[event.sid] = event.nickname
-        await announce(event.room)
-
-    @ctx.subscribe(RoomLeft)
-    async def left(event):
-        rooms.get(event.room, {}).pop(event.sid, None)
+    @ctx.subscribe(RoomEvent)  # entries and leaves in one queue: in the order they happened
+    async def changed(event):
+        if isinstance(event, RoomEntered):
+            rooms.setdefault(event.room, {})[event.sid] = event.nickname
+        else:
+            rooms.get(event.room, {}).pop(event.sid, None)
         await announce(event.room)
 
     def nickname(sid, room):
