@@ -10,9 +10,13 @@ transport reports reach it too: a peer that does not read is not read from eithe
 
 from __future__ import annotations
 
-from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+import logging
+from time import monotonic
 
 from sanic.http.constants import Stage
+from sanic.server.protocols.websocket_protocol import WebSocketProtocol
+
+log = logging.getLogger("chat.transport")
 
 
 class ChatProtocol(WebSocketProtocol):
@@ -52,6 +56,20 @@ class ChatProtocol(WebSocketProtocol):
             self._time = started
         else:
             super().data_received(data)
+
+    def check_timeouts(self) -> None:
+        http = getattr(self, "_http", None)
+        if self._task and http is not None and http.stage is Stage.REQUEST and \
+                monotonic() - self._time > self.request_timeout:
+            # Sanic answers 408 and closes; counted and logged here, once per connection.
+            sio = getattr(self.app.ctx, "sio", None)
+            policy = getattr(getattr(sio, "eio", None), "transport_policy", None)
+            if policy is not None:
+                policy.count("handshake_timeouts")
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            log.info("closing connection from %s: request head not complete within %gs",
+                     peer[0] if isinstance(peer, tuple) else "unknown peer", self.request_timeout)
+        super().check_timeouts()
 
     def pause_writing(self) -> None:
         super().pause_writing()

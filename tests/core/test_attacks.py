@@ -314,6 +314,7 @@ def trickle_head(port: int, seconds: float) -> float | None:
 
 
 async def test_slowloris_heads_are_cut_at_the_handshake_timeout(target, bystander):
+    timeouts_before = health(target.url)["transport"]["handshake_timeouts"]
     before = rss_bytes(target)
     with Sampler(lambda: rss_bytes(target)) as rss:
         threads = [in_thread(trickle_head, target.port, 10.0) for _ in range(20)]
@@ -325,6 +326,7 @@ async def test_slowloris_heads_are_cut_at_the_handshake_timeout(target, bystande
     assert all(c is not None and c < HANDSHAKE_TIMEOUT * 1.5 + SLACK for c in cut), cut
     assert rss.peak < before + MARGIN
     assert_bystander_fine(times)
+    assert health(target.url)["transport"]["handshake_timeouts"] == timeouts_before + len(threads)
 
 
 async def test_upgrade_without_the_probe_is_closed_at_the_handshake_timeout(target, bystander):
@@ -352,4 +354,57 @@ async def test_peer_that_never_answers_the_close_is_dropped_after_the_close_time
     cut_after = await asyncio.to_thread(attacker.wait_cut, CLOSE_TIMEOUT * 2 + SLACK)
     attacker.close()
     assert cut_after is not None and cut_after < CLOSE_TIMEOUT + SLACK, cut_after
+    assert_bystander_fine(await round_trips(bystander, 3))
+
+
+# 5. Handshake strictness, on the wire ------------------------------------------------------------------
+
+def raw_upgrade(port: int, request_line: str, extra: str = "") -> bytes:
+    """The head of the server's answer to an upgrade request written by hand."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall((f"{request_line}\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("request_line, extra, status", [
+    ("GET /socket.io/?EIO=4&transport=websocket HTTP/1.0", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", b"505"),
+    ("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1",
+     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n", b"400"),
+], ids=["http-1.0", "duplicate-key"])
+async def test_upgrades_websockets_would_refuse_are_refused_without_a_session(target, request_line, extra, status):
+    sessions = health(target.url)["sessions"]
+    answer = await asyncio.to_thread(raw_upgrade, target.port, request_line, extra)
+    assert answer.split(b"\r\n")[0].split(b" ")[1] == status, answer
+    assert health(target.url)["sessions"] <= sessions
+
+
+async def test_a_polling_client_that_never_polls_is_cut_off_at_its_budget(target, bystander):
+    import aiohttp
+
+    from tests.support.raw import RawPolling
+
+    cut_before = health(target.url)["transport"]["slow_clients_cut"]
+    room = "polling-flood"
+    async with aiohttp.ClientSession() as http:
+        idle = await RawPolling.open(http, target.url)
+        assert await idle.call("entry", room, "idle") == [{"ok": True}]
+        stop = threading.Event()
+        sender, sent = in_thread(broadcast, target.port, room, stop, 1000)
+        try:
+            await wait_until(lambda: health(target.url)["transport"]["slow_clients_cut"] > cut_before,
+                             timeout=SLOW_CLIENT_TIMEOUT + 2 + SLACK, what="the idle polling client cut off")
+        finally:
+            stop.set()
+            await joined(sender)
+        status, _ = await idle.get_raw(timeout=5)
+        assert status == 400  # its session is gone
     assert_bystander_fine(await round_trips(bystander, 3))
