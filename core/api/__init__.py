@@ -36,6 +36,7 @@ from sanic import Request
 
 from core.api.cluster import SocketInfo
 from core.api.context import ConnectionRefused, PluginConfig, PluginContext
+from core.api.joins import Join
 from core.api.events import Event, MessageSent, ProcessDown, RoomEntered, RoomEvent, RoomLeft, as_dict
 from core.api.params import Ack, ClientError, Param, Rest, any_json, binary, json_object, text
 from core.api.rooms import Outgoing
@@ -46,7 +47,7 @@ __all__ = [
     # the plugin's entry point and config
     "PluginContext", "PluginConfig", "Field", "field_validator",
     # handlers: arguments, answers, refusals
-    "Param", "Rest", "ClientError", "ConnectionRefused", "Ack", "Outgoing",
+    "Param", "Rest", "ClientError", "ConnectionRefused", "Ack", "Outgoing", "Join",
     "text", "any_json", "json_object", "binary",
     # typed internal events
     "Event", "MessageSent", "RoomEntered", "RoomLeft", "RoomEvent", "ProcessDown", "as_dict",

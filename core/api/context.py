@@ -14,6 +14,7 @@ from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 from core.api.cluster import Cluster
 from core.api.events import Event, EventBus
 from core.api.handlers import guarded
+from core.api.joins import Join, Joins
 from core.api.pages import Pages, template_environment
 from core.api.params import check_params
 from core.api.registry import ALL_NAMESPACES, NamespacedHook, Registry
@@ -22,6 +23,7 @@ from core.api.routes import Routes
 from core.backplane.base import Backplane, Store
 from core.base.settings import ServerSettings, Settings
 from core.base.tasks import TaskSet
+from core.sio.holds import MESSAGE_ID, new_message_id
 from core.sio.server import RESERVED_EVENTS
 
 __all__ = ["ConnectionRefused", "PluginConfig", "PluginContext"]
@@ -43,6 +45,7 @@ class Host:
     registry: Registry
     tasks: TaskSet
     backplane: Backplane
+    joins: Joins | None = None
 
 
 def _check_namespace(namespace: str, allow_all: bool = False) -> None:
@@ -124,6 +127,15 @@ class PluginContext:
         recovery = getattr(self._sio, "recovery", None)
         return recovery is not None and sid in recovery.pending
 
+    def on_join(self, hook=None, *, namespace: str = "/"):
+        """Decorator: async hook(join) after a socket entered a room or connected; returns the message ids it sent."""
+        return self._hook(self._registry.join_hooks, hook, namespace)
+
+    def health(self, report: Callable[[], dict]):
+        """Decorator: report() -> dict of figures in /healthz under plugins.<name> ("ok": False degrades the status)."""
+        self._registry.health_reports[self.name] = report
+        return report
+
     def before_send(self, hook):
         """Decorator: hook(msg: Outgoing) -> Outgoing | None, once per ctx.emit; raise ClientError to refuse."""
         self._registry.before_send.append(hook)
@@ -133,21 +145,38 @@ class PluginContext:
 
     async def emit(self, event: str, *args: Any, to: str | None = None, room: str | None = None,
                    skip_sid: str | list[str] | None = None, namespace: str = "/",
-                   sender: str | None = None) -> None:
-        """Send event(*args) to one sid (to=), a public room (room=) or everybody (neither)."""
+                   sender: str | None = None) -> str | None:
+        """Send event(*args) to one sid (to=), a public room (room=) or everybody (neither); the message's id."""
         if to is not None and room is not None:
             raise ValueError("emit to one sid (to=) or one room (room=), not both")
+        mid = new_message_id() if to is None else None
         if self._registry.before_send:
             msg = await run_before_send(self._registry.before_send, Outgoing(
-                event, args, room=room, sender=sender, to=to, namespace=namespace))  # may raise ClientError
-            event, args, room, to, namespace = msg.event, msg.args, msg.room, msg.to, msg.namespace
+                event, args, room=room, sender=sender, to=to, namespace=namespace, id=mid))  # may raise ClientError
+            event, args, room, to, namespace, mid = msg.event, msg.args, msg.room, msg.to, msg.namespace, msg.id
         target = to if to is not None else room_key(room) if room is not None else None
-        # A tuple is Socket.IO's "several arguments" (and keeps a single None one argument).
-        await self._sio.emit(event, tuple(args), to=target, skip_sid=skip_sid, namespace=namespace)
+        if to is not None:
+            mid = None
+        # The fan-out and the backplane read the id from here (core/sio/holds.py).
+        token = MESSAGE_ID.set(mid)
+        try:
+            # A tuple is Socket.IO's "several arguments" (and keeps a single None one argument).
+            await self._sio.emit(event, tuple(args), to=target, skip_sid=skip_sid, namespace=namespace)
+        finally:
+            MESSAGE_ID.reset(token)
+        return mid
 
     async def enter_room(self, sid: str, room: str, namespace: str = "/") -> None:
         """Put sid in the public room `room` (shared by every plugin: group_chat's "room1" is "room1")."""
-        await self._sio.enter_room(sid, room_key(room), namespace=namespace)
+        joins = self._host.joins
+        key = room_key(room)
+        if joins is None or key in self._sio.rooms(sid, namespace=namespace):
+            await self._sio.enter_room(sid, key, namespace=namespace)
+            return
+        hold = joins.begin(sid, key, namespace)  # before the join: nothing of the room can slip past
+        await self._sio.enter_room(sid, key, namespace=namespace)
+        if hold is not None:
+            joins.finish(hold, Join(sid, room, namespace))
 
     async def leave_room(self, sid: str, room: str, namespace: str = "/") -> None:
         """Take sid out of the public room `room`."""

@@ -32,6 +32,7 @@ class MessageSent(Event):
     address: str
     args: list  # the event's arguments as the client sent them
     nickname: str | None = None  # in rooms
+    message_id: str | None = None  # the id ctx.emit gave the relayed message (Outgoing.id)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -33,6 +33,8 @@ class Registry:
     disconnect_hooks: list[NamespacedHook] = field(default_factory=list)
     recover_hooks: list[NamespacedHook] = field(default_factory=list)
     before_send: list[BeforeSend] = field(default_factory=list)
+    join_hooks: list[NamespacedHook] = field(default_factory=list)  # core/api/joins.py
+    health_reports: dict[str, Callable[[], dict]] = field(default_factory=dict)  # plugin -> figures
     startup_hooks: list[Hook] = field(default_factory=list)
     shutdown_hooks: list[Hook] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)

@@ -36,6 +36,9 @@ class Outgoing:
     sender: str | None = None  # the sid whose request this message answers, if any
     to: str | None = None  # one client's sid
     namespace: str = "/"
+    # Room and broadcast messages get an id from core, the same on every process that delivers
+    # them (a plugin that stored the message can tell it apart from a held live copy: ctx.on_join).
+    id: str | None = None
 
     def replace(self, **changes: Any) -> "Outgoing":
         """A copy with some fields changed (for before_send hooks that rewrite a message)."""

@@ -62,8 +62,9 @@ class Routes:
         if not self.claim(owner, path, methods):
             return
 
-        async def serve(request: Request) -> HTTPResponse:
-            return as_response(await handler(request))
+        async def serve(request: Request, **params: str) -> HTTPResponse:
+            # Path parameters (`/api/rooms/<roomId>/messages`) come as keyword arguments.
+            return as_response(await handler(request, **params))
 
         # Sanic wants a unique identifier-like name per route.
         route_name = name or re.sub(r"\W", "_", f"{owner}{path}") + f"_{next(self._names)}"

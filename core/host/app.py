@@ -10,6 +10,7 @@ from core.api.context import Host
 from core.backplane.base import Backplane
 from core.api.cluster import ClusterEvents
 from core.api.events import Event, EventBus
+from core.api.joins import Joins
 from core.api.pages import CLIENT_SCRIPT_ROUTE, Pages
 from core.api.registry import Registry
 from core.api.routes import Routes
@@ -107,14 +108,15 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     registry = Registry(limits.admit)
     if server.connection_state_recovery.enabled:
         _enable_recovery(app, sio, config, registry)
-    registry.open_namespace = namespace_policy(sio, registry, limits)
+    joins = Joins(sio, registry, tasks)
+    registry.open_namespace = namespace_policy(sio, registry, limits, joins)
     registry.use_namespace("/")  # the default namespace is served even when no plugin uses it
     routes = Routes(app, registry.problems)
     for path in ("/healthz", CLIENT_SCRIPT_ROUTE, "/socket.io/"):
         routes.claim("core", path, ("GET",))
     host = Host(sio=sio, server=server, events=EventBus(tasks, logging.getLogger("chat.events")),
                 pages=Pages(app, server, _page_transports(config), routes), routes=routes,
-                registry=registry, tasks=tasks, backplane=backplane)
+                registry=registry, tasks=tasks, backplane=backplane, joins=joins)
     # cluster=True events travel through the backplane and come back to every process's bus.
     host.events.remote = ClusterEvents(backplane, host.events.deliver, Event,
                                        logging.getLogger("chat.events")).publish
@@ -124,7 +126,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     run_lifecycle_hooks(app, registry)
     host.pages.add_index()
     host.pages.add_client_script()
-    add_health_route(app, sio, config.backplane.kind, backplane.health)
+    add_health_route(app, sio, config.backplane.kind, backplane.health, registry.health_reports)
 
     app.ctx.sio = sio
     app.ctx.backplane = backplane

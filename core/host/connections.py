@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from core.api.context import ConnectionRefused
+from core.api.joins import Join, Joins
 from core.api.params import error_ack
 from core.api.registry import Registry
 from core.policies.limits import Limits
@@ -12,7 +13,7 @@ from core.policies.limits import Limits
 log = logging.getLogger("chat.core")
 
 
-def namespace_policy(sio, registry: Registry, limits: Limits):
+def namespace_policy(sio, registry: Registry, limits: Limits, joins: Joins | None = None):
     """open_namespace(ns): register core's connect, disconnect and unknown-event handlers for ns.
 
     The origin check happens before any namespace (Engine.IO's handshake); the per-address cap,
@@ -24,15 +25,26 @@ def namespace_policy(sio, registry: Registry, limits: Limits):
         async def connect(sid, environ, auth=None):
             limits.connection_opened(environ)  # may refuse: too many from this address
             recovery = sio.recovery
-            if recovery is not None and sid in recovery.restoring and not recovery.settings.run_connect_hooks:
+            recovered = recovery is not None and sid in recovery.restoring
+            if recovered and not recovery.settings.run_connect_hooks:
                 return  # a recovered connection: it was let in before; plugins hear on_recover
+            # The socket already gets the namespace's broadcasts (python-socketio adds it before
+            # this handler runs): hold them for the join hooks before any connect hook can wait.
+            # A recovered socket kept its page: no join hooks (history is not sent again).
+            hold = joins.begin(sid, None, namespace) if joins is not None and not recovered else None
             try:
                 for hook in registry.hooks_for(registry.connect_hooks, namespace):
                     await hook(sid, environ, auth)  # ConnectionRefused propagates as connect_error
+                if hold is not None:
+                    joins.finish(hold, Join(sid, None, namespace))
             except ConnectionRefused:
+                if hold is not None:
+                    hold.cancel()
                 limits.connection_closed(environ)
                 raise
             except BaseException as exc:
+                if hold is not None:
+                    hold.cancel()
                 limits.connection_closed(environ)
                 if not isinstance(exc, Exception):
                     raise

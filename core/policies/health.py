@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable
 
@@ -10,6 +11,8 @@ from sanic import Request, Sanic
 from sanic.response import json
 
 from core.sio.internals import connected_count, namespace_rooms, session_count
+
+log = logging.getLogger("chat.core")
 
 
 def connected_clients(sio: socketio.AsyncServer, namespace: str = "/") -> int:
@@ -36,12 +39,28 @@ def rss_kib() -> int | None:
     return None
 
 
+def plugin_figures(reports: dict) -> dict:
+    """Each plugin's own figures (ctx.health); a failing report shows its error, not a 500."""
+    out = {}
+    for name, report in reports.items():
+        try:
+            out[name] = report()
+        except Exception as exc:
+            log.exception("health report of plugin %s failed", name)
+            out[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
 def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str,
-                     backplane_health: Callable[[], dict]) -> None:
+                     backplane_health: Callable[[], dict], plugin_reports: dict | None = None) -> None:
     async def healthz(request: Request):
         backplane = backplane_health()  # "connected" and one dict of counters per component
+        plugins = plugin_figures(plugin_reports or {})
+        # A plugin in trouble (the archive's database away) degrades the status, not the HTTP
+        # code: the chat itself still works, so a load balancer should keep the process.
+        healthy = backplane["connected"] and all(p.get("ok", True) is not False for p in plugins.values())
         body = {
-            "status": "ok" if backplane["connected"] else "degraded",
+            "status": "ok" if healthy else "degraded",
             "pid": os.getpid(),
             "backplane": {"kind": backplane_kind, **backplane},
             "clients": connected_clients(sio),
@@ -50,6 +69,7 @@ def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str,
             "rss_kib": rss_kib(),
             # Clients cut off (slow readers, ping floods, protocol errors) and refused handshakes.
             "transport": sio.eio.transport_policy.health(),
+            "plugins": plugins,
         }
         recovery = getattr(sio, "recovery", None)  # connection-state recovery (core/sio/recovery.py)
         if recovery is not None:

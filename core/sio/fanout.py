@@ -20,6 +20,7 @@ from socketio import AsyncManager
 from socketio import packet as sio_packet
 
 from core.protocol.frames import text_frame
+from core.sio.holds import Holds
 from core.sio.internals import open_queue, serves_namespace
 from core.sio.recovery import with_offset
 
@@ -40,6 +41,7 @@ class FanoutManager(AsyncManager):
         super().__init__(*args, **kwargs)
         if not getattr(self, "host_id", None):  # the pub/sub managers name their process themselves
             self.host_id = uuid.uuid4().hex
+        self.holds = Holds()  # deliveries kept back from joining sockets (core/sio/holds.py)
 
     # Offsets (core/sio/recovery.py) ---------------------------------------------------------
 
@@ -78,6 +80,10 @@ class FanoutManager(AsyncManager):
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None,
                    to=None, **kwargs):
         room = to or room
+        if self.holds.active:
+            held = self.holds.intercept(self, event, data, namespace, room, skip_sid)
+            if held:
+                skip_sid = [*(skip_sid if isinstance(skip_sid, list) else [skip_sid]), *held]
         eio = self.server.eio
         recovery = self.recovery
         if recovery is not None and not callback:

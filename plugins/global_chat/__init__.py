@@ -18,9 +18,10 @@ def setup(ctx: PluginContext) -> None:
     limit = ctx.server.max_message_size
 
     async def relay(sid: str, socket_event: str, reply: str, *args) -> None:
-        await ctx.emit(reply, *args, sender=sid)
+        message_id = await ctx.emit(reply, *args, sender=sid)
         await ctx.publish(MessageSent(socket_event=socket_event, room=None, sid=sid,
-                                      address=ctx.client_address(sid), args=list(args)))
+                                      address=ctx.client_address(sid), args=list(args),
+                                      message_id=message_id))
 
     @ctx.on("broadcast", Param("msg", any_json(limit)))
     async def broadcast(sid, msg):

@@ -91,9 +91,10 @@ def setup(ctx: PluginContext) -> None:
             nick = state.get("rooms", {}).get(room)
         if nick is None:
             raise ClientError(f"groupmsg: you are not in room {room!r}; send entry first")
-        await ctx.emit("receiveGroupMsg", room, msg, room=room, sender=sid)
+        message_id = await ctx.emit("receiveGroupMsg", room, msg, room=room, sender=sid)
         await ctx.publish(MessageSent(socket_event="groupmsg", room=room, sid=sid, nickname=nick,
-                                      address=ctx.client_address(sid), args=[room, msg]))
+                                      address=ctx.client_address(sid), args=[room, msg],
+                                      message_id=message_id))
 
     async def left(sid: str, room: str, nick: str, reason: str, wording: str = cfg.left_notice) -> None:
         await ctx.emit("entryok", notice(wording, room, nick), room=room, skip_sid=sid)
