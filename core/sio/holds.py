@@ -18,6 +18,8 @@ import itertools
 import os
 from contextvars import ContextVar
 
+from core.sio.internals import namespace_rooms
+
 # The id of the message being delivered: set by ctx.emit for room and broadcast emits, and by
 # the backplane around deliveries of other processes' messages. None for anything else.
 MESSAGE_ID: ContextVar[str | None] = ContextVar("chat_message_id", default=None)
@@ -104,7 +106,7 @@ class Holds:
         """Keep this emit for every held recipient; returns their sids (to skip in the delivery)."""
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         held = []
-        ns_rooms = manager.rooms.get(namespace, {})
+        ns_rooms = namespace_rooms(manager, namespace)
         for sid, holds in self._by_sid.items():
             if sid in skip:
                 continue
