@@ -5,7 +5,7 @@ the namespace's broadcasts), and some plugin registered ctx.on_join, core first 
 the socket's deliveries of that room (core/sio/holds.py), lets the join happen, then runs the
 join hooks in a task. A hook may emit to the socket (history sends what was said before) and
 returns the ids of the messages it covered; core then delivers what was held meanwhile, in
-order, minus those ids. Without join hooks nothing of this happens (no hold, no task).
+order, minus those ids and whatever the same process sent before one of them (holds.covered_by). Without join hooks nothing of this happens (no hold, no task).
 """
 
 from __future__ import annotations

@@ -33,6 +33,30 @@ def new_message_id() -> str:
     return f"{_process_tag}-{next(_counter)}"
 
 
+def covered_by(skip_ids) -> "callable":
+    """is_covered(mid): mid is in skip_ids, or an id of the same process with a higher counter is.
+
+    A join hook that returns ids says it covered those messages and everything its process sent
+    before them (history shows the last N: whatever fell out of that window is older than what
+    it shows, and must not arrive live after it either).
+    """
+    latest: dict[str, int] = {}
+    for mid in skip_ids:
+        tag, _, n = str(mid).rpartition("-")
+        if tag and n.isdigit() and int(n) > latest.get(tag, -1):
+            latest[tag] = int(n)
+
+    def is_covered(mid) -> bool:
+        if mid is None:
+            return False
+        if mid in skip_ids:
+            return True
+        tag, _, n = mid.rpartition("-")
+        return bool(tag) and n.isdigit() and int(n) <= latest.get(tag, -1)
+
+    return is_covered
+
+
 class Hold:
     """One socket's held deliveries of one room (None: the namespace's broadcasts)."""
 
@@ -59,14 +83,18 @@ class Hold:
         self.buffer.append((event, data, MESSAGE_ID.get()))
 
     async def release(self, manager, skip_ids=frozenset()) -> int:
-        """Deliver what was held, in order, minus skip_ids; end the hold. Returns how many went out."""
+        """Deliver what was held, in order, minus what skip_ids cover (covered_by); end the hold.
+
+        Returns how many went out.
+        """
+        covered = covered_by(skip_ids)
         sent = 0
         try:
             # The hold stays on while the buffer drains, so a message arriving meanwhile queues
             # behind the held ones instead of overtaking them.
             while self.buffer and not self.overflowed:
                 event, data, mid = self.buffer.pop(0)
-                if mid is not None and mid in skip_ids:
+                if covered(mid):
                     continue
                 await manager.emit(event, data, self.namespace, room=self.sid, ignore_queue=True)
                 sent += 1
