@@ -10,6 +10,7 @@ ClientError       raise it in a handler: the client's ack gets {"ok": false, "er
 ConnectionRefused raise it in a connect hook: the client gets connect_error with the message
 Ack               return Ack(v1, v2, ...) from a handler: the ack carries exactly these values
 Outgoing          a message about to go out, as before_send hooks see (and rewrite) it
+Join              what ctx.on_join hooks get: a socket joined a room (or connected), its live messages held
 text              check: a non-empty string of bounded length, optionally of allowed characters
 any_json          check: any JSON value within a size in bytes
 json_object       check: a JSON object within a size in bytes
