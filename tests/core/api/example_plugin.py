@@ -1,5 +1,8 @@
 """The example plugin a plugin author keeps outside this repository: room members, /me and typing.
 
+Two versions: SOURCE keeps the member list in the process (one server), CLUSTER_SOURCE in
+ctx.store (several processes sharing Redis).
+
 Written out by the tests into a temporary folder (for plugin_dirs) or a temporary distribution
 (with a chat.plugins entry point), so that nothing of this repository's layout helps it.
 """
@@ -62,6 +65,72 @@ def setup(ctx: PluginContext) -> None:
     ctx.extend_page("/groupchat", script="members.js")
 '''
 
+# The same plugin with its member list in ctx.store, so that every process sees every member
+# (docs/plugins.md, "A cluster-wide example").
+CLUSTER_SOURCE = '''
+"""Room members on every process: the list lives in ctx.store; /me and typing as in the local one."""
+
+from core.api import ClientError, Param, PluginConfig, PluginContext, ProcessDown, RoomEntered, RoomEvent, text
+
+name = "members"
+
+
+class Config(PluginConfig):
+    """Options of the members plugin."""
+
+    max_action_length: int = 200
+
+
+def setup(ctx: PluginContext) -> None:
+    """members(room) -> {members}; me(room, action) -> "me" to the room; typing(room) -> "typing"."""
+    room_id = Param("room", text(64))
+
+    async def names(room):
+        return sorted(m["nick"] for m in (await ctx.store.hash_get_all(f"members:{room}")).values())
+
+    async def announce(room):
+        await ctx.emit("members", room, await names(room), room=room)
+
+    @ctx.subscribe(RoomEvent)
+    async def changed(event):
+        if isinstance(event, RoomEntered):
+            await ctx.store.hash_set(f"members:{event.room}", event.sid,
+                                     {"nick": event.nickname, "process": ctx.cluster.process_id})
+            await ctx.store.set_add("rooms", event.room)
+        else:
+            await ctx.store.hash_delete(f"members:{event.room}", event.sid)
+        await announce(event.room)
+
+    @ctx.subscribe(ProcessDown)
+    async def process_down(event):
+        for room in await ctx.store.set_members("rooms"):
+            members = await ctx.store.hash_get_all(f"members:{room}")
+            gone = [sid for sid, m in members.items() if m["process"] == event.process_id]
+            if gone:
+                await ctx.store.hash_delete(f"members:{room}", *gone)
+                await announce(room)
+
+    async def nickname(sid, room):
+        member = await ctx.store.hash_get(f"members:{room}", sid)
+        if member is None or room not in ctx.rooms(sid):
+            raise ClientError(f"you are not in room {room!r}")
+        return member["nick"]
+
+    @ctx.on("members", room_id)
+    async def members(sid, room):
+        return {"members": await names(room)}
+
+    @ctx.on("me", room_id, Param("action", text(ctx.config.max_action_length)))
+    async def me(sid, room, action):
+        await ctx.emit("me", room, f"* {await nickname(sid, room)} {action}", room=room, sender=sid)
+
+    @ctx.on("typing", room_id)
+    async def typing(sid, room):
+        await ctx.emit("typing", room, await nickname(sid, room), room=room, skip_sid=sid, sender=sid)
+
+    ctx.extend_page("/groupchat", script="members.js")
+'''
+
 SCRIPT = '''
 // members' addition to /groupchat: who is in the room.
 (() => {
@@ -75,10 +144,10 @@ SCRIPT = '''
 '''
 
 
-def write_plugin(package: Path) -> Path:
-    """The plugin as a package folder: __init__.py and static/members.js."""
+def write_plugin(package: Path, cluster: bool = False) -> Path:
+    """The plugin as a package folder: __init__.py and static/members.js (cluster: state in ctx.store)."""
     (package / "static").mkdir(parents=True)
-    (package / "__init__.py").write_text(textwrap.dedent(SOURCE))
+    (package / "__init__.py").write_text(textwrap.dedent(CLUSTER_SOURCE if cluster else SOURCE))
     (package / "static" / "members.js").write_text(SCRIPT)
     return package
 

@@ -1,6 +1,7 @@
-"""A plugin kept outside the repository (members + /me + typing), loaded from plugin_dirs and as an installed distribution."""
+"""A plugin kept outside the repository (members + /me + typing): from plugin_dirs, as an installed distribution, on two processes."""
 
 import os
+import signal
 import urllib.request
 
 import pytest
@@ -62,3 +63,54 @@ def test_the_page_extension_is_served(members_server):
     with urllib.request.urlopen(members_server.url + "/groupchat.html", timeout=5) as page:
         standalone = page.read().decode()
     assert 'src="http://localhost:3000/plugins/members/static/members.js"' in standalone
+
+
+async def members_become(client, room, want: list[str]) -> None:
+    """Read `members` announcements until one says want (an earlier one may still be on its way)."""
+    for _ in range(5):
+        if await client.expect("members") == [room, want]:
+            return
+    raise AssertionError(f"no members announcement {want!r}")
+
+
+async def test_same_member_list_on_two_processes_sharing_redis(start_server, redis_server, clients, tmp_path):
+    write_plugin(tmp_path / "plugins" / "members", cluster=True)
+    shared = {"backplane": {"kind": "redis", "redis": {"url": redis_server.url}},
+              "plugin_dirs": [str(tmp_path / "plugins")], "plugins": {"members": {}}}
+    one, two = start_server(shared, name="one"), start_server(shared, name="two")
+    room = new_room()
+    alice = await clients.js(one.url)
+    bob = await clients.python(two.url)
+    assert await alice.call("entry", room, "alice") == OK
+    assert await alice.expect("members") == [room, ["alice"]]
+    assert await bob.call("entry", room, "bob") == OK
+    # the announcement made on bob's process reaches alice on the other one
+    await members_become(alice, room, ["alice", "bob"])
+    await members_become(bob, room, ["alice", "bob"])
+    assert await alice.call("members", room) == {"ok": True, "members": ["alice", "bob"]}
+    assert await bob.call("members", room) == {"ok": True, "members": ["alice", "bob"]}
+    await bob.close()
+    await members_become(alice, room, ["alice"])
+    assert await alice.call("members", room) == {"ok": True, "members": ["alice"]}
+
+
+async def test_members_of_a_killed_process_are_removed_everywhere(start_server, redis_server, clients, tmp_path):
+    write_plugin(tmp_path / "plugins" / "members", cluster=True)
+    shared = {"backplane": {"kind": "redis", "redis": {"url": redis_server.url, "heartbeat_interval": 0.5,
+                                                       "heartbeat_expiry": 2.0}},
+              "plugin_dirs": [str(tmp_path / "plugins")], "plugins": {"members": {}}}
+    one, two = start_server(shared, name="one"), start_server(shared, name="two")
+    room = new_room()
+    alice = await clients.python(one.url)
+    bob = await clients.js(two.url)
+    assert await alice.call("entry", room, "alice") == OK
+    assert await bob.call("entry", room, "bob") == OK
+    await members_become(alice, room, ["alice", "bob"])
+    two.stop(signal.SIGKILL)  # no RoomLeft: bob's process is gone, ProcessDown cleans up after it
+    for _ in range(3):
+        try:
+            await members_become(alice, room, ["alice"])
+            break
+        except AssertionError:  # each members_become waits up to 5 s per announcement
+            continue
+    assert await alice.call("members", room) == {"ok": True, "members": ["alice"]}
