@@ -81,6 +81,15 @@ class ServerWebSocket:
     # ---- what the peer sends ------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        try:
+            self._received(data)
+        except Exception:
+            # A bug on our side (the peer's mistakes are ProtocolErrors, handled below): its
+            # traceback, and 1011 to the peer, instead of the event loop's "fatal error on transport".
+            log.exception("websocket from %s: internal error while reading", self.peer)
+            self.internal_error()
+
+    def _received(self, data: bytes) -> None:
         proto = self.proto
         if proto.state is State.CLOSED or proto.error is not None:
             return

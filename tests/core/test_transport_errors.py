@@ -70,3 +70,38 @@ async def test_an_internal_error_closes_with_1011_and_logs_its_traceback(caplog)
     writer.close()
     server.close()
     await server.wait_closed()
+
+
+async def test_a_bug_while_reading_closes_with_1011_not_a_transport_crash(caplog):
+    """ServerWebSocket.data_received runs in the event loop's callback: a bug there is ours."""
+    loop = asyncio.get_running_loop()
+    accepted: asyncio.Queue = asyncio.Queue()
+    server = await loop.create_server(lambda: Accepting(accepted), "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    transport = await accepted.get()
+    from core.transport.websocket import ServerWebSocket
+
+    policy = TransportPolicy()
+    ws = ServerWebSocket(transport, 1000, policy)
+    transport.get_protocol().websocket = ws
+    ws.serve_queue(_Broken())  # a queue whose byte count fails: our bug
+    with caplog.at_level(logging.ERROR, logger="chat.websocket"):
+        writer.write(bytes([0x81, 0x82, 1, 2, 3, 4]) + bytes(b ^ k for b, k in zip(b"hi", b"\x01\x02")))
+        first, second = await asyncio.wait_for(reader.readexactly(2), 5)
+        payload = await reader.readexactly(second & 0x7F)
+    assert first == 0x88 and struct.unpack("!H", payload[:2])[0] == 1011
+    assert policy.health()["internal_errors"] == 1
+    assert any(r.exc_info and "internal error while reading" in r.getMessage() for r in caplog.records)
+    writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+class _Broken:
+    """An Engine.IO queue stand-in whose byte count raises."""
+
+    link = None
+
+    @property
+    def nbytes(self):
+        raise RuntimeError("a bug in the accounting")
