@@ -1,0 +1,71 @@
+"""The group chat page with presence and typing on: the member list and "X is typing…" in a second tab."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.ui import enter_room, notices, send
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def web(start_server, pages):
+    server = start_server({"plugins": {"presence": {"enabled": True}, "typing": {"enabled": True}}})
+    pages.allow_server(server.url)
+    return server
+
+
+def members(page):
+    return page.locator("#memberList li .member-name")
+
+
+def test_member_list_and_typing_appear_in_the_other_tab(web, pages):
+    alice = pages.open(web.url + "/groupchat", "alice")
+    enter_room(alice, "den")
+    expect(members(alice)).to_have_text(["alice"])
+    bob = pages.open(web.url + "/groupchat", "bob")
+    enter_room(bob, "den")
+    for page in (alice, bob):
+        expect(members(page)).to_have_text(["alice", "bob"])
+        expect(page.locator("#memberCount")).to_have_text("(2)")
+
+    bob.locator("#message").press_sequentially("hel")
+    expect(alice.locator("#typing")).to_have_text("bob is typing…")
+    expect(bob.locator("#typing")).to_have_text("")  # nobody else is typing
+    pages.screenshot(alice, "groupchat-members-typing")
+    send(bob, "hello")
+    expect(alice.locator("#typing")).to_have_text("")
+
+    bob.close()
+    expect(members(alice)).to_have_text(["alice"])
+    expect(notices(alice).last).to_have_text("bob left the room")  # group_chat's notice, once
+    expect(notices(alice).filter(has_text="bob left")).to_have_count(1)
+
+
+def test_two_tabs_with_one_nickname_are_one_member(web, pages):
+    first = pages.open(web.url + "/groupchat", "alice")
+    enter_room(first, "den")
+    second = pages.open(web.url + "/groupchat", "alice")
+    enter_room(second, "den")
+    watcher = pages.open(web.url + "/groupchat", "bob")
+    enter_room(watcher, "den")
+    expect(members(watcher)).to_have_text(["alice", "bob"])
+    expect(watcher.locator("#memberList li[data-nick=alice] .member-count")).to_have_text("×2")
+    expect(watcher.locator("#memberCount")).to_have_text("(2)")
+    second.close()
+    expect(watcher.locator("#memberList li[data-nick=alice] .member-count")).to_have_count(0)
+    expect(members(watcher)).to_have_text(["alice", "bob"])
+
+
+def test_names_are_shown_as_text(web, pages):
+    mallory = pages.open(web.url + "/groupchat", "<img src=x onerror=alert(1)>")
+    enter_room(mallory, "den")
+    watcher = pages.open(web.url + "/groupchat", "bob")
+    enter_room(watcher, "den")
+    expect(members(watcher)).to_have_text(["<img src=x onerror=alert(1)>", "bob"])
+    expect(watcher.locator("#members img")).to_have_count(0)
+    mallory.locator("#message").press_sequentially("x")
+    expect(watcher.locator("#typing")).to_have_text("<img src=x onerror=alert(1)> is typing…")
+    expect(watcher.locator("#typing img")).to_have_count(0)
