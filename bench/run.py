@@ -101,9 +101,17 @@ SCENARIOS = {
         {"scenario": "rooms", "rooms": 10, "members": 10, "search": search(5000, 1000, 3, 0, 0),
          "auth": {"recover": True}},
     ),
+    # The rooms scenario again with the presence and typing plugins on (Python only: the Node
+    # tutorial has neither); a note compares it with "rooms" (the goal: within 10 %).
+    "rooms_presence": (
+        {"scenario": "rooms", "rooms": 50, "members": 10, "search": search(5000, 5000, 10, 2),
+         "python_config": {"plugins": {"presence": {"enabled": True}, "typing": {"enabled": True}}}},
+        {"scenario": "rooms", "rooms": 10, "members": 10, "search": search(5000, 1000, 3, 0, 0),
+         "python_config": {"plugins": {"presence": {"enabled": True}, "typing": {"enabled": True}}}},
+    ),
 }
 # Scenarios only this server runs.
-PYTHON_ONLY = {"recovery-off", "recovery-on"}
+PYTHON_ONLY = {"recovery-off", "recovery-on", "rooms_presence"}
 
 
 def merged(base: dict, override: dict) -> dict:
@@ -403,8 +411,9 @@ def scenario_label(name: str, res: dict) -> str:
     any_res = next((r for r in res.values() if r and "error" not in r), {})
     if name.startswith("fanout"):
         return f"fan-out {any_res.get('clients', name[6:])} clients"
-    if name == "rooms":
-        return f"rooms {any_res.get('rooms', '?')}x{any_res.get('members', '?')}"
+    if name in ("rooms", "rooms_presence"):
+        extra = " + presence" if name == "rooms_presence" else ""
+        return f"rooms {any_res.get('rooms', '?')}x{any_res.get('members', '?')}{extra}"
     return name
 
 
@@ -467,7 +476,7 @@ def build_rows(results: dict) -> tuple[list[tuple], list[str]]:
     notes: list[str] = []
     for name, res in results.items():
         label = scenario_label(name, res)
-        if name.startswith("fanout") or name == "rooms":
+        if name.startswith("fanout") or name in ("rooms", "rooms_presence"):
             rows += throughput_rows(label, res) + equal_load_rows(label, res)
         elif name == "idle":
             rows.append(("idle RSS MB per 1000 connections",
@@ -485,7 +494,23 @@ def build_rows(results: dict) -> tuple[list[tuple], list[str]]:
                          {i: _get(res.get(i), "p99_ms") for i in IMPLS}, 1, ""))
         for impl in IMPLS:
             notes += [f"[{label}] {n}" for n in notes_for(name, impl, res.get(impl))]
+    notes += presence_notes(results)
     return rows, notes
+
+
+def presence_notes(results: dict) -> list[str]:
+    """Python's rooms numbers with presence on against off (the goal: within 10 %)."""
+    on, off = _get(results, "rooms_presence", "python"), _get(results, "rooms", "python")
+    if not on or not off or "error" in on or "error" in off:
+        return []
+    parts = []
+    for metric, path in (("delivered msgs/s", ("best", "delivered_per_s")),
+                         ("server CPU us/delivery", ("best", "cpu_us_per_delivery")),
+                         ("p99 ms", ("best", "p99_ms"))):
+        a, b = _get(on, *path), _get(off, *path)
+        if a is not None and b:
+            parts.append(f"{metric} {_fmt(a, 1)} vs {_fmt(b, 1)} ({a / b - 1:+.0%})")
+    return [f"[presence] python rooms with presence on vs off: {'; '.join(parts)}"] if parts else []
 
 
 def print_table(results: dict, out=sys.stdout) -> None:
