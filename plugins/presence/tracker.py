@@ -31,6 +31,7 @@ class Op:
     reason: str = ""
     new_id: str = ""  # chosen once, so that a retried write writes the same entry
     since: int = 0
+    process: str = ""  # release: the dead process
 
 
 def leave_reason(reason: str) -> str:
@@ -80,7 +81,7 @@ class Tracker:
         self.push(Op("gone", sid))
 
     def release(self, process: str) -> None:
-        self.push(Op("release", reason=process))
+        self.push(Op("release", process=process))
 
     def sweep(self) -> None:
         if not any(op.kind == "sweep" for op in self._ops):  # no pile-up while the store is away
@@ -133,7 +134,7 @@ class Tracker:
             self.local.pop(op.sid, None)
             return changes
         if op.kind == "release":
-            return await self.roster.release(op.reason)
+            return await self.roster.release(op.process)
         if op.kind == "sweep":
             return await self._sweep()
         raise ValueError(f"unknown roster change {op.kind!r}")
