@@ -161,10 +161,13 @@ class Tracker:
         if entry is None:
             return []
         removed = await self.roster.remove(entry)
+        if not removed and not await self.roster.registered():
+            removed = True  # the store lost it (Redis restarted empty): the members still know it
         rooms.pop(room, None)
         if not rooms:
             self.local.pop(sid, None)
-        # Not removed: a survivor thought this process dead and released (and reported) it already.
+        # Not removed while registered: a survivor thought this process dead and released (and
+        # reported) the entry already.
         return [Change(room, entry.id, entry.nick, reason=reason)] if removed else []
 
     async def _sweep(self) -> list[Change]:

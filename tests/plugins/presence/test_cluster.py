@@ -121,10 +121,18 @@ async def test_a_roster_lost_with_redis_is_written_again(start_server, redis_ser
     answer = await ann.call("members", "hall")
     assert answer == {"ok": False, "error": "members: the member list is unavailable right now "
                                             "(the shared store cannot be reached)"}
+    cat = await clients.python(server.url)  # a change while the store is away waits for it
+    await cat.call("entry", "hall", "cat")
+    await bob.call("leave", "hall")
     redis_server.start()  # empty: the roster is gone from the store
-    after = await members_when(ann, "hall", [("ann", 1), ("bob", 1)], timeout=15)
-    assert after["members"] == before["members"]  # the same entries, since and ids included
-    assert "wrote 2 roster entries again" in server.logs()
+    after = await members_when(ann, "hall", [("ann", 1), ("cat", 1)], timeout=15)
+    ann_before = next(m for m in before["members"] if m["nickName"] == "ann")
+    assert after["members"][0] == ann_before  # the same entry, since and id included
+    logs = server.logs()
+    assert "presence: the store is unreachable" in logs and "wrote 1 roster entry again" in logs
+    await asyncio.sleep(0.2)
+    _, left = diff_entries(ann, "hall")
+    assert [(e["nickName"], e["reason"]) for e in left] == [("bob", "left")]  # told, once
 
 
 async def test_a_stopped_process_says_goodbye_at_once(start_server, redis_server, clients):
