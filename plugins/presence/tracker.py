@@ -179,7 +179,7 @@ class Tracker:
         for process in await self.roster.dead_processes(live):
             self._log.info("presence: releasing the members of process %s (no longer live)", process)
             changes += await self.roster.release(process)
-        if self.local and not await self.roster.registered():
+        if not await self.roster.registered():  # not yet (the store was away at start), or lost
             changes += await self.reassert()
         return changes
 
