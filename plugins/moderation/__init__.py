@@ -12,7 +12,7 @@ import time
 from typing import Literal
 
 from core.api import (ClientError, Field, Outgoing, Param, PluginConfig, PluginContext, RoomEntered,
-                      RoomEvent, RoomLeft, field_validator, text)
+                      RoomEvent, RoomLeft, StoreUnavailable, field_validator, text)
 
 from .words import WordFilter
 
@@ -96,7 +96,7 @@ def setup(ctx: PluginContext) -> None:
                 nick = state.get("rooms", {}).get(msg.room)
             try:
                 block = await block_of(msg.room, nick) if nick else None
-            except ConnectionError as exc:  # keep the chat going; say so once per outage
+            except StoreUnavailable as exc:  # keep the chat going; say so once per outage
                 if not warned.get("store"):
                     warned["store"] = True
                     ctx.logger.warning("moderation: the store is unreachable (%s); mutes are not "

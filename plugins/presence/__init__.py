@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.api import (ClientError, Field, Param, PluginConfig, PluginContext, ProcessDown, RoomEntered,
-                      RoomEvent, RoomLeft, text)
+                      RoomEvent, RoomLeft, StoreUnavailable, text)
 
 from .diffs import DiffBatcher
 from .roster import Roster
@@ -67,7 +67,7 @@ def setup(ctx: PluginContext) -> None:
         try:
             live = set(await ctx.cluster.processes())
             return await roster.members(room, live, cfg.max_members_listed)
-        except ConnectionError:
+        except StoreUnavailable:
             raise ClientError("members: the member list is unavailable right now "
                               "(the shared store cannot be reached)") from None
 
@@ -80,7 +80,7 @@ def setup(ctx: PluginContext) -> None:
     async def start() -> None:
         try:
             await roster.register()
-        except ConnectionError as exc:  # the sweep registers it once the store is back
+        except StoreUnavailable as exc:  # the sweep registers it once the store is back
             ctx.logger.warning("presence: the store is unreachable at start (%s)", exc)
         loop = asyncio.get_running_loop()
         tasks.extend([loop.create_task(tracker.run(), name="presence-tracker"),
@@ -94,7 +94,7 @@ def setup(ctx: PluginContext) -> None:
         tasks.clear()
         try:
             diffs.add(await asyncio.wait_for(tracker.retire(), 1.0))
-        except (ConnectionError, asyncio.TimeoutError) as exc:
+        except (StoreUnavailable, asyncio.TimeoutError) as exc:
             ctx.logger.warning("presence: could not remove this process's members at shutdown (%s); "
                                "the other processes release them when its liveness expires",
                                type(exc).__name__)

@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
+from core.api import StoreUnavailable
+
 from .roster import Change, Entry, Roster, new_id, now_ms
 
 RETRY_INTERVAL = 0.5  # seconds between attempts while the store is unreachable
@@ -103,7 +105,7 @@ class Tracker:
             op = self._ops[0]
             try:
                 changes = await self._apply(op)
-            except ConnectionError as exc:  # the store is unreachable: keep the change, try again
+            except StoreUnavailable as exc:  # the store is unreachable: keep the change, try again
                 if self._store_down_since is None:
                     self._store_down_since = time.monotonic()
                     self._log.warning("presence: the store is unreachable (%s); %d roster change(s) "
