@@ -11,10 +11,11 @@ from collections import deque
 from typing import Awaitable, Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from core.backplane.base import RelayRefused, relay_outcome
+from core.backplane.stream_state import RateLimitedLog, StreamChecks, count_entries, parse_id
 from core.sio.fanout import FanoutManager
 
 BATCH = 500
@@ -45,37 +46,8 @@ async def drop_broken_connections(client: aioredis.Redis, exc: Exception) -> Non
         await client.connection_pool.disconnect(inuse_connections=True)
 
 
-def parse_id(entry_id: bytes | str | None) -> tuple[int, int]:
-    """A stream id as (milliseconds, sequence), comparable."""
-    if not entry_id:
-        return (0, 0)
-    if isinstance(entry_id, bytes):
-        entry_id = entry_id.decode()
-    ms, _, seq = entry_id.partition("-")
-    return (int(ms), int(seq or 0))
-
-
-def _count(entries) -> int:
-    return sum(len(items) for _, items in entries or ())
-
-
-class RateLimitedLog:
-    """A warning at most every `every` seconds; the caller's message carries the running count."""
-
-    def __init__(self, log: logging.Logger, every: float = 5.0):
-        self._log, self._every, self._last = log, every, float("-inf")
-
-    def __call__(self, message: str, *args) -> bool:
-        now = time.monotonic()
-        if now - self._last < self._every:
-            return False
-        self._last = now
-        self._log.warning(message, *args)
-        return True
-
-
 # FanoutManager after AsyncPubSubManager: local deliveries (ours and other processes') take the fast path.
-class StreamManager(AsyncPubSubManager, FanoutManager):
+class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
     """python-socketio client manager whose messages travel on a Redis Stream."""
 
     name = "redis-stream"
@@ -104,6 +76,9 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
         self.epoch: str | None = None
         self._entries_added = 0
         self._added_at_position = 0  # entries-added of the stream up to our position
+        self._measured = True  # whether _added_at_position is known exactly
+        self._born_ms = int(time.time() * 1000)
+        self._start_attempts = 0
         self.counts = {"dropped": 0, "refused": 0, "missed": 0, "gaps": 0, "resets": 0,
                        "trimmed_gaps": 0, "trimmed_unread": 0, "duplicates": 0, "malformed": 0}
         self.recent_gaps: deque[dict] = deque(maxlen=20)  # who may lack what (for recovery)
@@ -250,23 +225,29 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
                     await self._reader_redis.ping()  # XREAD may block; know sooner
                     snapshot_due = True
                 self._set_state(reader=True)
+                resync = None
                 if snapshot_due or time.monotonic() - last_check >= CHECK_EVERY:
                     epoch, info, entries = await self._snapshot_read()
                     last_check = time.monotonic()
                     if self._check_stream(epoch, info):
                         continue  # read again from the new stream's start; seen entries are skipped
-                    snapshot_due = _count(entries) >= BATCH
+                    snapshot_due = count_entries(entries) >= BATCH
+                    if not snapshot_due and isinstance(info, dict):
+                        # Caught up with this snapshot: every entry it counts is read or accounted for.
+                        resync = info.get("entries-added", 0) - count_entries(entries)
                     if not entries:
                         entries = await self._blocking_read()
                         snapshot_due = not entries  # quiet: ids may have gone back; look soon
                 else:
                     entries = await self._blocking_read()
-                    snapshot_due = not entries or _count(entries) >= BATCH
+                    snapshot_due = not entries or count_entries(entries) >= BATCH
             except CONNECTION_ERRORS as exc:
                 await drop_broken_connections(self._reader_redis, exc)
                 self._set_state(reader=False, error=exc)
                 await asyncio.sleep(self.config.retry_interval)
                 continue
+            if resync is not None:
+                self._added_at_position, self._measured = resync, True
             for _, items in entries or ():
                 for entry_id, fields in items:
                     self.last_id = entry_id
@@ -297,7 +278,12 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
         return epoch, info, entries
 
     async def _start_position(self) -> None:
-        """Start at the current end: history from before this process is not replayed."""
+        """Start at the current end: history from before this process is not replayed.
+
+        A process that could not reach Redis when it started reads from its start time instead:
+        what others sent since (buffered, then appended) is owed to its clients too.
+        """
+        self._start_attempts += 1
         async with self._reader_redis.pipeline(transaction=True) as pipe:  # one snapshot
             pipe.get(self.epoch_key)
             pipe.xinfo_stream(self.stream)
@@ -309,111 +295,6 @@ class StreamManager(AsyncPubSubManager, FanoutManager):
         self.last_id = last[0] if last else b"0-0"
         self.epoch = epoch.decode() if epoch else None
         self._entries_added = self._added_at_position = info.get("entries-added", 0) if exists else 0
-
-    def _check_stream(self, epoch: bytes | None, info) -> bool:
-        """Detect a reset stream (gone, new epoch, ids or entries-added going back) and trimmed gaps.
-
-        Returns True when the stream was reset: reading starts again at its first entry (what
-        was delivered already is recognised by its sequence number).
-        """
-        if isinstance(info, ResponseError):  # no such key
-            if self.epoch is not None or self.last_id != b"0-0":
-                return self._reset("it is gone", None)
-            return False
-        if isinstance(info, Exception):
-            raise info
-        epoch = epoch.decode() if epoch else None
-        last_generated, added = parse_id(info["last-generated-id"]), info.get("entries-added", 0)
-        reason = None
-        if self.epoch is not None and epoch != self.epoch:
-            reason = f"its epoch marker changed from {self.epoch} to {epoch}"
-        elif parse_id(self.last_id) > last_generated:
-            reason = (f"its ids went back: read up to {self.last_id.decode()}, the stream's last id "
-                      f"is {info['last-generated-id'].decode()}")
-        elif added < self._entries_added:
-            reason = f"its entries-added went back from {self._entries_added} to {added}"
-        if reason is not None:
-            return self._reset(reason, epoch)
-        self.epoch, self._entries_added = epoch, added
-        first = info.get("first-entry")
-        if first and parse_id(first[0]) > parse_id(self.last_id):
-            # Every entry after our position is either still there or was trimmed unread.
-            unread = added - self._added_at_position - info["length"]
-            if unread > 0:
-                self._added_at_position += unread
-                self.counts["trimmed_gaps"] += 1
-                self.counts["trimmed_unread"] += unread
-                self._log.warning("stream %s: %d entries after %s were trimmed before this process read "
-                                  "them (the senders' sequence numbers tell whose)", self.stream, unread,
-                                  self.last_id.decode())
-        return False
-
-    def _reset(self, reason: str, epoch: str | None) -> bool:
-        self.counts["resets"] += 1
-        self._log.warning("stream %s was reset (%s); reading the new stream from its first entry "
-                          "(%d reset(s) so far)", self.stream, reason, self.counts["resets"])
-        self.last_id, self.epoch, self._entries_added = b"0-0", epoch, 0
-        self._added_at_position = 0
-        return True
-
-    def _accept(self, raw: bytes | None) -> dict | None:
-        """Decode an entry; None for our own, for duplicates and for garbage; count gaps."""
-        try:
-            message = json.loads(raw)
-            host, seq = message["host_id"], int(message["seq"])
-        except (TypeError, ValueError, KeyError):
-            self.counts["malformed"] += 1
-            self._log.warning("ignored a malformed entry on %s", self.stream)
-            return None
-        if host == self.host_id:
-            return None
-        last = self._seen.get(host)
-        if last is not None and seq <= last:
-            self.counts["duplicates"] += 1
-            return None
-        if last is not None and seq > last + 1:
-            self._gap(host, last + 1, seq - 1)
-        self._seen[host] = seq
-        return message
-
-    def _gap(self, host: str, first: int, last: int) -> None:
-        size = last - first + 1
-        self.counts["missed"] += size
-        self.counts["gaps"] += 1
-        self.recent_gaps.append({"process": host, "first_seq": first, "last_seq": last, "size": size,
-                                 "at": round(time.time(), 3)})
-        self._log.warning("missed %d message(s) from process %s (sequence %d to %d): trimmed, reset or "
-                          "dropped before this process read them (%d missed so far)", size, host,
-                          first, last, self.counts["missed"])
-
-    # State and its log lines ------------------------------------------------------------------
-
-    def _set_state(self, writer: bool | None = None, reader: bool | None = None,
-                   error: Exception | None = None) -> None:
-        was_up = self._writer_up and self._reader_up
-        if writer is not None:
-            self._writer_up = writer
-        if reader is not None:
-            self._reader_up = reader
-        now_up = self._writer_up and self._reader_up
-        if now_up and not was_up:
-            outage = f" after {time.monotonic() - self._down_since:.1f}s" if self._ever_connected else ""
-            self._ever_connected = True
-            self._log.info("connected to Redis at %s%s (stream %s); %d buffered message(s) to deliver",
-                           self._safe_url(), outage, self.stream,
-                           len(self._outbox) + self._written_since_down)
-            self._written_since_down = 0
-        elif was_up and not now_up:
-            self._down_since = time.monotonic()
-            self._written_since_down = 0
-            self._log.warning("lost Redis at %s (%s); buffering up to %d messages, retrying every %ss",
-                              self._safe_url(), error, self.config.buffer_size, self.config.retry_interval)
-        elif error is not None and not self._ever_connected and not self._said_unreachable:
-            self._said_unreachable = True
-            self._log.warning("Redis at %s is not reachable (%s); serving local clients and retrying "
-                              "every %ss", self._safe_url(), error, self.config.retry_interval)
-
-    def _safe_url(self) -> str:
-        """The Redis URL without its password."""
-        kwargs = self._redis.connection_pool.connection_kwargs
-        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+        if self._start_attempts > 1 and parse_id(self.last_id) > (self._born_ms, 0):
+            self.last_id = f"{self._born_ms}-0".encode()
+            self._measured = False  # entries after that position: counted at the next caught-up read

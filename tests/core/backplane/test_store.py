@@ -97,13 +97,13 @@ async def test_capped_lists(stores):
 
 async def test_list_ttl_is_renewed_by_each_push_with_ttl(stores):
     s, _ = stores
-    await s.list_push("l", 1, cap=3, ttl=0.25)
-    await asyncio.sleep(0.15)
-    await s.list_push("l", 2, cap=3, ttl=0.25)
-    await asyncio.sleep(0.15)
+    await s.list_push("l", 1, cap=3, ttl=1.0)
+    await asyncio.sleep(0.6)
+    await s.list_push("l", 2, cap=3, ttl=1.0)  # expires 1.0 s from now, not 0.4 s
+    await asyncio.sleep(0.6)
     assert await s.list_range("l") == [1, 2]
     await s.list_push("l", 3, cap=3)  # without ttl: the current one stays
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.8)
     assert await s.list_len("l") == 0
 
 
