@@ -1,11 +1,15 @@
-"""The group chat page with presence and typing on: the member list and "X is typing…" in a second tab."""
+"""The group chat page with presence, typing and moderation on: member list, "X is typing…", moderation notices."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.ui import enter_room, notices, send
+from tests.e2e.ui import enter_room, errors, notices, send
+from tests.support.clients import PyClient
 
 pytestmark = pytest.mark.browser
 
@@ -69,3 +73,51 @@ def test_names_are_shown_as_text(web, pages):
     mallory.locator("#message").press_sequentially("x")
     expect(watcher.locator("#typing")).to_have_text("<img src=x onerror=alert(1)> is typing…")
     expect(watcher.locator("#typing img")).to_have_count(0)
+
+
+class Moderator:
+    """A python-socketio client on its own event loop thread, driven from the (sync) browser test."""
+
+    def __init__(self, url: str):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.client = self._run(PyClient(url).connect())
+
+    def _run(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def call(self, *args):
+        return self._run(self.client.call(*args))
+
+    def close(self) -> None:
+        self._run(self.client.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def moderated(start_server, pages):
+    server = start_server({"plugins": {"presence": {"enabled": True}, "moderation": {
+        "enabled": True, "moderator_tokens": ["moderator-secret-1"], "blocked_words": ["darn"]}}})
+    pages.allow_server(server.url)
+    return server
+
+
+def test_moderation_notices_and_refusals_on_the_page(moderated, pages):
+    alice = pages.open(moderated.url + "/groupchat", "alice")
+    enter_room(alice, "den")
+    send(alice, "oh darn")
+    expect(errors(alice).last).to_have_text("message refused: it contains a blocked word")
+    mod = Moderator(moderated.url)
+    try:
+        assert mod.call("entry", "den", "mod")["ok"]
+        expect(members(alice)).to_have_text(["alice", "mod"])
+        assert mod.call("mute", "den", "alice", 60, "moderator-secret-1")["ok"]
+        expect(notices(alice).last).to_have_text("alice was muted by a moderator for 60 s")
+        send(alice, "hello?")
+        expect(errors(alice).last).to_contain_text("you were muted in room 'den' by a moderator")
+        assert mod.call("unmute", "den", "alice", "moderator-secret-1") == {"ok": True, "removed": True}
+        expect(notices(alice).last).to_have_text("alice may talk again")
+    finally:
+        mod.close()
