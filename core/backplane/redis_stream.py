@@ -17,6 +17,7 @@ from socketio.async_pubsub_manager import AsyncPubSubManager
 from core.backplane.base import RelayRefused, relay_outcome
 from core.backplane.stream_state import RateLimitedLog, StreamChecks, count_entries, parse_id
 from core.sio.fanout import FanoutManager
+from core.sio.holds import MESSAGE_ID
 
 BATCH = 500
 CHECK_EVERY = 1.0  # seconds between looks at the stream's identity while entries keep coming
@@ -149,6 +150,9 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
         self._seq += 1
         data["seq"] = self._seq
         data.setdefault("host_id", self.host_id)  # cluster messages do not carry it yet
+        mid = MESSAGE_ID.get()
+        if mid is not None and data.get("method") == "emit":
+            data["mid"] = mid  # the same message id on every process (core/sio/holds.py)
         self._outbox.append((self._seq, json.dumps(data, separators=(",", ":"))))
         self._wakeup.set()
         if not honest:
@@ -166,6 +170,16 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
             outcome = "queued"
         if outcome is not None:
             relay_outcome.set(outcome)
+
+    async def _handle_emit(self, message):
+        """Deliver an emit here under its message id (our own emits arrive here without one: they keep theirs)."""
+        if "mid" not in message:
+            return await super()._handle_emit(message)
+        token = MESSAGE_ID.set(message["mid"])
+        try:
+            return await super()._handle_emit(message)
+        finally:
+            MESSAGE_ID.reset(token)
 
     def _settle_acks(self, upto: int | None, outcome: str | None) -> None:
         """Wake honest-mode senders: those up to seq `upto` (all if None) with outcome."""
