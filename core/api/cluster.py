@@ -60,7 +60,9 @@ class Cluster:
         A process that does not answer within timeout (dead, stalled, its handler failed) is
         left out; the call never waits longer than timeout.
         """
-        answers = await self._backplane.request(self._topic(topic), payload, timeout)
+        # "<plugin>:<topic>" asks another plugin's replier (the history plugin asks "archive:recent").
+        qualified = topic if isinstance(topic, str) and ":" in topic else self._topic(topic)
+        answers = await self._backplane.request(qualified, payload, timeout)
         return [answer for _, answer in answers]
 
     def reply(self, topic: str):
@@ -76,8 +78,8 @@ class Cluster:
         return register
 
     def _topic(self, topic: str) -> str:
-        if not isinstance(topic, str) or not topic:
-            raise ValueError(f"a cluster topic is a non-empty string, not {topic!r}")
+        if not isinstance(topic, str) or not topic or ":" in topic:
+            raise ValueError(f"a cluster topic is a non-empty string without ':', not {topic!r}")
         return f"{self._plugin}:{topic}"
 
 
