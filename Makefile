@@ -26,13 +26,24 @@ test: setup test-deps bench/node/node_modules/.package-lock.json
 
 # The tests also start their own redis-server and drive Debian's chromium: install them when
 # missing (as root with apt-get), or say what to install.
-TEST_DEBS := $(if $(shell command -v redis-server),,redis-server) $(if $(shell command -v chromium),,chromium)
+TEST_DEBS := $(if $(shell command -v redis-server),,redis-server) $(if $(shell command -v chromium),,chromium) \
+             $(if $(shell command -v pg_ctlcluster),,postgresql)
 test-deps:
 ifneq ($(strip $(TEST_DEBS)),)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS); \
 	else echo "The tests need: $(TEST_DEBS) (e.g. sudo apt-get install $(TEST_DEBS))"; exit 1; fi
 endif
+	@$(MAKE) --no-print-directory postgres
+
+# The archive's tests use the PostgreSQL on 127.0.0.1:5432 (each creates and drops its own
+# database): start Debian's cluster when it is not running.
+.PHONY: postgres
+postgres:
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start && \
+		for i in $$(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done; \
+	fi
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache test-output

@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "bench" / "node"
@@ -109,9 +110,26 @@ SCENARIOS = {
         {"scenario": "rooms", "rooms": 10, "members": 10, "search": search(5000, 1000, 3, 0, 0),
          "python_config": {"plugins": {"presence": {"enabled": True}, "typing": {"enabled": True}}}},
     ),
+    # What the history plugin, and history with the archive (PostgreSQL: BENCH_DATABASE_URL, or
+    # a scratch database on 127.0.0.1:5432), cost on the rooms traffic; compare with "rooms"
+    # (both off). Python only; the goal is within 10 %.
+    "history-on": (
+        {"scenario": "rooms", "rooms": 50, "members": 10, "search": search(5000, 5000, 10, 2),
+         "python_config": {"plugins": {"history": {"enabled": True}}}},
+        {"scenario": "rooms", "rooms": 10, "members": 10, "search": search(5000, 1000, 3, 0, 0),
+         "python_config": {"plugins": {"history": {"enabled": True}}}},
+    ),
+    "history-archive-on": (
+        {"scenario": "rooms", "rooms": 50, "members": 10, "search": search(5000, 5000, 10, 2),
+         "python_config": {"plugins": {"history": {"enabled": True}, "archive": {"enabled": True}}}},
+        {"scenario": "rooms", "rooms": 10, "members": 10, "search": search(5000, 1000, 3, 0, 0),
+         "python_config": {"plugins": {"history": {"enabled": True}, "archive": {"enabled": True}}}},
+    ),
 }
 # Scenarios only this server runs.
-PYTHON_ONLY = {"recovery-off", "recovery-on", "rooms_presence"}
+PYTHON_ONLY = {"recovery-off", "recovery-on", "rooms_presence", "history-on", "history-archive-on"}
+ROOMS_LIKE = {"rooms": "", "rooms_presence": " + presence", "history-on": ", history on", "history-archive-on": ", history + archive on"}
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def merged(base: dict, override: dict) -> dict:
@@ -263,7 +281,13 @@ def run_scenario(name: str, impl: str, quick: bool, workdir: Path, raw: bool = F
     spec.setdefault("concurrency", 100)
     python_config = spec.pop("python_config", None)
     procs: list[Proc] = []
+    cleanups: list[Callable[[], None]] = []
     try:
+        archive = (python_config or {}).get("plugins", {}).get("archive")
+        if archive is not None and not archive.get("dsn"):
+            dsn, drop = archive_database()
+            cleanups.append(drop)
+            python_config = merged(python_config, {"plugins": {"archive": {"dsn": dsn}}})
         if spec["scenario"] == "cross":
             redis, redis_url = start_redis(workdir)
             procs.append(redis)
@@ -296,6 +320,30 @@ def run_scenario(name: str, impl: str, quick: bool, workdir: Path, raw: bool = F
     finally:
         for proc in reversed(procs):
             proc.stop()
+        for cleanup in cleanups:
+            cleanup()
+
+
+def archive_database() -> tuple[str, Callable[[], None]]:
+    """(DSN, drop): BENCH_DATABASE_URL as is, or a scratch database created now and dropped after."""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"], lambda: None
+    import asyncio
+
+    import asyncpg
+
+    name = f"chat_bench_{os.getpid()}_{free_port()}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + name, \
+        lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # ---- the table --------------------------------------------------------------------------------------
@@ -411,9 +459,8 @@ def scenario_label(name: str, res: dict) -> str:
     any_res = next((r for r in res.values() if r and "error" not in r), {})
     if name.startswith("fanout"):
         return f"fan-out {any_res.get('clients', name[6:])} clients"
-    if name in ("rooms", "rooms_presence"):
-        extra = " + presence" if name == "rooms_presence" else ""
-        return f"rooms {any_res.get('rooms', '?')}x{any_res.get('members', '?')}{extra}"
+    if name in ROOMS_LIKE:
+        return f"rooms {any_res.get('rooms', '?')}x{any_res.get('members', '?')}{ROOMS_LIKE[name]}"
     return name
 
 
@@ -476,7 +523,7 @@ def build_rows(results: dict) -> tuple[list[tuple], list[str]]:
     notes: list[str] = []
     for name, res in results.items():
         label = scenario_label(name, res)
-        if name.startswith("fanout") or name in ("rooms", "rooms_presence"):
+        if name.startswith("fanout") or name in ROOMS_LIKE:
             rows += throughput_rows(label, res) + equal_load_rows(label, res)
         elif name == "idle":
             rows.append(("idle RSS MB per 1000 connections",
