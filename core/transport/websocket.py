@@ -9,8 +9,8 @@ queue up for the session, which wakes once per batch. No extensions are negotiat
 What one client may make this hold is bounded (core.transport.budget): messages waiting for
 the session pause reading; a message that cannot fit the budget is refused at its frame
 header; while the peer does not read, reading from it pauses and pings go unanswered; pings
-and pongs are metered like messages. The object keeps no reference to Sanic's protocol, so a
-closed connection leaves no reference cycle behind.
+and pongs are metered like messages (core.transport.pings). The object keeps no reference to
+Sanic's protocol, so a closed connection leaves no reference cycle behind.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from core.protocol.connection import ServerProtocol, State
 from core.protocol.frames import (CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, CLOSE_POLICY,
                                   CLOSE_TOO_BIG, OP_BINARY, OP_TEXT, frame)
 from core.transport.budget import TransportPolicy
+from core.transport.pings import PingMeter, pong_credit
 
 __all__ = ["ConnectionClosed", "ServerWebSocket"]
 
@@ -37,10 +38,6 @@ INBOX_HIGH_BYTES = 1024 * 1024
 # Unsent bytes in the transport above which send() waits and direct writes queue instead
 # (Sanic's protocol sets the transport's write limits to 16/64 KiB: pause_writing comes there).
 SEND_HIGH_WATER = 64 * 1024
-# Unsent bytes above which pings go unanswered (their pongs would only pile up).
-PONG_BOUND = 16 * 1024
-# A pong frame is at most this long (a 125-byte payload and its header).
-MAX_PONG = 127
 # SO_LINGER on, 0 seconds: close() resets the connection and drops what the kernel still holds.
 _RESET = struct.pack("ii", 1, 0)
 
@@ -75,7 +72,7 @@ class ServerWebSocket:
         self._drain: asyncio.Future | None = None  # a send() waiting for the peer to read
         self._lost = False  # connection_lost() came
         self._closed: asyncio.Event | None = None  # created by wait_closed() when someone waits
-        self._bucket: list | None = None  # [tokens, last refill] for pings, made at the first one
+        self._bucket: PingMeter | None = None  # made at the first ping (browsers send none)
         self._close_timer: asyncio.TimerHandle | None = None
 
     # ---- what the peer sends ------------------------------------------------------------------
@@ -95,7 +92,8 @@ class ServerWebSocket:
             return
         proto.room = self.policy.budget - self._inbox_bytes - self.backlog()
         pings = proto.pings
-        proto.pong_credit = self._pong_credit()
+        proto.pong_credit = pong_credit(self._bucket, self.policy, self.transport.get_write_buffer_size(),
+                                        self.loop.time)
         proto.receive_data(data)
         if proto.pings != pings:
             self._meter(proto.pings - pings)
@@ -121,47 +119,20 @@ class ServerWebSocket:
         if (len(inbox) >= INBOX_HIGH or self._inbox_bytes >= INBOX_HIGH_BYTES) and not self._reading_paused:
             self._pause_reading()  # the session is behind: let TCP push back on the peer
 
-    def _pong_credit(self) -> int:
-        """Pings that may be answered now: the rate limiter's tokens, and room in the write buffer."""
-        buffered = self.transport.get_write_buffer_size()
-        if buffered >= PONG_BOUND:
-            return 0
-        room = (PONG_BOUND - buffered) // MAX_PONG + 1
-        bucket = self._bucket
-        if bucket is None:
-            return min(room, self.policy.control_burst)
-        tokens = min(float(self.policy.control_burst),
-                     bucket[0] + (self.loop.time() - bucket[1]) * self.policy.control_rate)
-        return min(room, int(tokens))
-
     def admit_control(self) -> bool:
         """Charge one Engine.IO ping (or other non-message packet) like a websocket ping."""
-        return not self._meter(1)
+        return self._meter(1)
 
-    def _meter(self, received: int) -> int:
-        """Charge pings and pongs to this connection's token bucket (how many were over it);
-        a flood closes the connection (1008)."""
-        policy, now = self.policy, self.loop.time()
-        bucket = self._bucket
-        if bucket is None:
-            bucket = self._bucket = [float(policy.control_burst), now, 0]
-        tokens = min(float(policy.control_burst), bucket[0] + (now - bucket[1]) * policy.control_rate)
-        bucket[1] = now
-        over = received - int(tokens) if received > tokens else 0
-        bucket[0] = max(0.0, tokens - received)
-        if not over:
-            bucket[2] = 0
-            return 0
-        if not bucket[2]:
-            log.warning("websocket from %s: more than %g pings/pongs per second, not answered",
-                        self.peer, policy.control_rate)
-        bucket[2] += over
-        policy.counts["control_frames_refused"] += over
-        if policy.control_disconnect_after and bucket[2] >= policy.control_disconnect_after:
-            log.warning("closing websocket from %s: %d pings/pongs over the rate limit", self.peer, bucket[2])
-            policy.count("control_flood_closed")
+    def _meter(self, received: int) -> bool:
+        """Charge pings and pongs to the connection's bucket (core.transport.pings); False when
+        they were over it. A flood closes the connection (1008)."""
+        now = self.loop.time()
+        meter = self._bucket
+        if meter is None:
+            meter = self._bucket = PingMeter(self.policy.control_burst, now)
+        if meter.charge(self.policy, now, received, self.peer):
             self._close_now(CLOSE_POLICY, "too many pings")
-        return over
+        return meter.streak == 0
 
     def _protocol_error(self) -> None:
         """The peer broke the protocol: stop reading, let the session answer what came before."""
