@@ -95,7 +95,8 @@ class PluginContext:
                 self._registry.event_owners[(namespace, event)] = self.name
                 self._registry.use_namespace(namespace)
                 self._sio.on(event, guarded(event, namespace, params, handler, self.logger,
-                                            self.describe, self._registry.admit), namespace=namespace)
+                                            self.describe, self._registry.admit,
+                                            self._registry.metrics), namespace=namespace)
             return handler
 
         return register

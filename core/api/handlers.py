@@ -30,13 +30,19 @@ def ack_value(result: Any) -> Any:
 
 
 def guarded(event: str, namespace: str, params: tuple, handler: Handler, logger: logging.Logger,
-            describe_client: Callable[[str], str], admit: Admit) -> Handler:
+            describe_client: Callable[[str], str], admit: Admit, metrics=None) -> Handler:
     """Wrap handler(sid, *args): rate-limited, arguments checked, always acked, never raising."""
+    if metrics is not None:
+        metrics.known_event(event)
 
     async def on_event(sid: str, *args: Any) -> Any:
+        if metrics is not None:
+            metrics.event_received(event)
         try:
             refused = await admit(sid, event, namespace)
             if refused:
+                if metrics is not None:
+                    metrics.ack_refused("rate_limited")
                 return error_ack(refused)  # the limiter logged it
             check_args(event, params, args)
             relay_outcome.set(None)  # the backplane's ack mode "relayed" says when a message waits
@@ -46,8 +52,12 @@ def guarded(event: str, namespace: str, params: tuple, handler: Handler, logger:
             return answer
         except (ClientError, RelayRefused) as exc:
             logger.warning("refused %s from %s: %s", event, describe_client(sid), exc)
+            if metrics is not None:
+                metrics.ack_refused(getattr(exc, "kind", "backplane"))
             return error_ack(str(exc))
         except Exception:
+            if metrics is not None:
+                metrics.ack_refused("internal_error")
             # A bug on our side (the handler, the limiter, a hook): one traceback in the log,
             # a generic answer to the client, who stays connected.
             logger.exception("handler for %s failed (client %s)", event, describe_client(sid))

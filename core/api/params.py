@@ -11,7 +11,15 @@ OK = {"ok": True}
 
 
 class ClientError(Exception):
-    """A request the client got wrong: answered with an error ack, logged on one line."""
+    """A request the client got wrong: answered with an error ack, logged on one line.
+
+    `kind` says which sort of refusal it is, for the metrics (`chat_acks_refused{reason}`):
+    "validation" (arguments), "not_member" (not in the room), or "refused" (anything else).
+    """
+
+    def __init__(self, message: str, kind: str = "refused"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def error_ack(reason: str) -> dict:
@@ -152,17 +160,17 @@ def check_args(event: str, params: tuple, args: tuple) -> None:
     fixed = len(params) - (rest is not None)
     extra = len(args) - fixed
     if extra < 0 or (rest is None and extra) or (rest is not None and extra > rest.max_count):
-        raise ClientError(f"{event} expects {_count(params)}, got {len(args)}")
+        raise ClientError(kind="validation", message=f"{event} expects {_count(params)}, got {len(args)}")
     for param, value in zip(params, args):
         if isinstance(param, Rest):
             break
         reason = param.check(value)
         if reason:
-            raise ClientError(f"{event}: {param.name} {reason}")
+            raise ClientError(kind="validation", message=f"{event}: {param.name} {reason}")
     if rest is not None:
         for position, value in enumerate(args[fixed:], 1):
             reason = rest.check(value)
             if reason:
-                raise ClientError(f"{event}: {rest.name}[{position}] {reason}")
+                raise ClientError(kind="validation", message=f"{event}: {rest.name}[{position}] {reason}")
 
 

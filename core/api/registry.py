@@ -38,6 +38,7 @@ class Registry:
     startup_hooks: list[Hook] = field(default_factory=list)
     shutdown_hooks: list[Hook] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    metrics: Any = None  # core.policies.metrics.Metrics, when server.metrics is on
 
     def use_namespace(self, namespace: str) -> None:
         """Make sure core serves namespace (connect policy, unknown events) once."""

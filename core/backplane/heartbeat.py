@@ -88,6 +88,7 @@ class Heartbeat:
     def __init__(self, config, manager: StreamManager, process_id: str, logger: logging.Logger):
         self.config = config
         self.process_id = process_id
+        self.rtt = 0.0  # seconds the last heartbeat's round trip took
         self._manager = manager
         self._log = logger
         self._redis: aioredis.Redis = manager.redis
@@ -148,9 +149,11 @@ class Heartbeat:
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     async def _tick(self, expiry_ms: int) -> None:
+        sent = time.monotonic()
         live, times_down = await self._beat(keys=[*self._keys[:2], self._keys[4]],
                                             args=[self.process_id, expiry_ms, self.position()])
         now = time.monotonic()
+        self.rtt = now - sent  # one EVALSHA: the Redis round-trip time readiness and metrics show
         if times_down > self.counts["rejoined"]:
             self.counts["rejoined"] = times_down
             self._log.error("the cluster declared this process down (no heartbeat for %ss): the others "
@@ -179,4 +182,4 @@ class Heartbeat:
         age = None if self._last_beat is None else round(time.monotonic() - self._last_beat, 3)
         return {"ok": self.up, "process": self.process_id, "processes": list(self.live),
                 "interval": self.config.heartbeat_interval, "expiry": self.config.heartbeat_expiry,
-                "last_beat_age": age, **self.counts}
+                "last_beat_age": age, "rtt_seconds": round(self.rtt, 6), **self.counts}

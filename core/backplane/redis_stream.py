@@ -57,6 +57,8 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
         super().__init__(channel=config.channel, logger=logger)
         self.config = config
         self.stream = f"{config.channel}:stream"
+        self._read_at: float | None = None  # monotonic time XREAD last answered (or reading began)
+        self._entry_lag = 0.0  # age of the newest entry of the last read, when it was read
         self.epoch_key = f"{config.channel}:epoch"
         self._log = logger
         self._outbox: deque[tuple[int, str]] = deque()
@@ -127,6 +129,7 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
     def health(self) -> dict:
         """Connection state, buffer, and every loss, reset and gap counted since start."""
         return {"connected": self.connected, "buffered": len(self._outbox), **self.counts,
+                "read_lag_seconds": self.read_lag(),
                 "ack": self.config.ack, "epoch": self.epoch,
                 "position": self.last_id.decode() if self.last_id else None,
                 "recent_gaps": list(self.recent_gaps)}
@@ -231,6 +234,7 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
         a reset or entries trimmed before it read them are measured exactly, never skipped.
         """
         last_check, snapshot_due = 0.0, True
+        self._read_at = time.monotonic()  # a reader that never hears from Redis shows a growing lag
         while True:
             try:
                 if self.last_id is None:
@@ -262,6 +266,7 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
                 continue
             if resync is not None:
                 self._added_at_position, self._measured = resync, True
+            self._note_read(entries)
             for _, items in entries or ():
                 for entry_id, fields in items:
                     self.last_id = entry_id
@@ -274,6 +279,24 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
                             await self.on_cluster_message(message)
                         continue
                     yield message
+
+    def _note_read(self, entries) -> None:
+        """When the reader last heard from Redis, and how old the newest entry it got was."""
+        now = time.time()
+        self._read_at = time.monotonic()
+        newest = None
+        for _, items in entries or ():
+            if items:
+                newest = items[-1][0]
+        self._entry_lag = max(0.0, now - parse_id(newest)[0] / 1000) if newest else 0.0
+
+    def read_lag(self) -> float:
+        """Seconds the reader is behind: the last entry's age when read, or the time since XREAD
+        last answered beyond its block time (a stalled or dead reader shows as a growing lag)."""
+        if self._read_at is None:
+            return 0.0
+        silent = time.monotonic() - self._read_at - self.config.block_ms / 1000
+        return round(max(self._entry_lag, silent, 0.0), 3)
 
     async def _blocking_read(self):
         return await self._reader_redis.xread({self.stream: self.last_id}, count=BATCH,

@@ -84,6 +84,12 @@ class ServerSettings(Settings):
     polling_compression_threshold: int = Field(0, ge=0)
     access_log: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "text" (one readable line per record) or "json" (one JSON object per line, for log shippers).
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics in the Prometheus text format (prometheus_client).
+    metrics: bool = True
+    # GET /healthz/ready answers 503 when the backplane is down or its read lag exceeds this (s).
+    readiness_max_read_lag: float = Field(5.0, gt=0)
     # The browser client served at /socket.io/socket.io.js (from the npm package).
     client_script: str = "node_modules/socket.io-client/dist/socket.io.min.js"
     connection_state_recovery: RecoverySettings = RecoverySettings()

@@ -18,10 +18,11 @@ from core.base.tasks import TaskSet
 from core.host.config import AppConfig, ConfigError
 from core.host.connections import namespace_policy
 from core.host.plugins import run_lifecycle_hooks, set_up_plugins
-from core.policies.health import add_health_route
+from core.policies.health import add_health_route, add_metrics_route, add_probe_routes
 from core.policies.limits import Limits
+from core.policies.metrics import Metrics
 from core.policies.origins import origin_policy
-from core.sio.internals import start_manager
+from core.sio.internals import sessions_by_transport, start_manager
 from core.sio.binding import SocketServer, bind
 from core.sio.recovery import Recovery
 from core.sio.server import PacketJson
@@ -72,6 +73,17 @@ def _enable_recovery(app: Sanic, sio: SocketServer, config: AppConfig, registry:
     app.register_listener(shutting_down, "before_server_stop")
 
 
+def _collect_figures(metrics: Metrics, sio: SocketServer, backplane: Backplane, registry: Registry) -> None:
+    """The gauges /metrics reads at each scrape: the same figures /healthz shows."""
+    metrics.count_transports(lambda: sessions_by_transport(sio.eio))
+    metrics.add_source("backplane", backplane.health)
+    metrics.add_source("transport", sio.eio.transport_policy.health)
+    if sio.recovery is not None:
+        metrics.add_source("recovery", sio.recovery.health)
+    for plugin, report in registry.health_reports.items():
+        metrics.add_source(f"plugin.{plugin}", report)
+
+
 def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     """Build the app; raise ConfigError listing every problem the plugins reported."""
     server = config.server
@@ -106,13 +118,15 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
 
     limits = Limits(sio, server)
     registry = Registry(limits.admit)
+    metrics = registry.metrics = sio.manager.metrics = Metrics() if server.metrics else None
     if server.connection_state_recovery.enabled:
         _enable_recovery(app, sio, config, registry)
     joins = Joins(sio, registry, tasks)
-    registry.open_namespace = namespace_policy(sio, registry, limits, joins)
+    registry.open_namespace = namespace_policy(sio, registry, limits, joins, metrics)
     registry.use_namespace("/")  # the default namespace is served even when no plugin uses it
     routes = Routes(app, registry.problems)
-    for path in ("/healthz", CLIENT_SCRIPT_ROUTE, "/socket.io/"):
+    for path in ("/healthz", "/healthz/live", "/healthz/ready", "/metrics", CLIENT_SCRIPT_ROUTE,
+                 "/socket.io/"):
         routes.claim("core", path, ("GET",))
     host = Host(sio=sio, server=server, events=EventBus(tasks, logging.getLogger("chat.events")),
                 pages=Pages(app, server, _page_transports(config), routes), routes=routes,
@@ -127,6 +141,10 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     host.pages.add_index()
     host.pages.add_client_script()
     add_health_route(app, sio, config.backplane.kind, backplane.health, registry.health_reports)
+    add_probe_routes(app, backplane.health, server.readiness_max_read_lag)
+    if metrics is not None:
+        _collect_figures(metrics, sio, backplane, registry)
+        add_metrics_route(app, metrics)
 
     app.ctx.sio = sio
     app.ctx.backplane = backplane

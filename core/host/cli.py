@@ -13,10 +13,10 @@ from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
 from core.host.app import create_app
+from core.host.logs import configure_logging, share_metrics_between_workers
 from core.host.config import AppConfig, ConfigError, load_config
 from core.transport.http import ChatProtocol
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Sanic's default of 100 overflows when thousands of clients reconnect at once.
 LISTEN_BACKLOG = 1024
 # Collect the youngest objects every 10,000 allocations instead of 700: with thousands of
@@ -53,7 +53,7 @@ def cli_overrides(args: argparse.Namespace) -> list[tuple[list[str], object]]:
 
 def _load(args: argparse.Namespace) -> AppConfig:
     config = load_config(args.config, overrides=cli_overrides(args))
-    logging.basicConfig(level=config.server.log_level, format=LOG_FORMAT, force=True)
+    configure_logging(config.server.log_level, config.server.log_format)
     return config
 
 
@@ -83,5 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         tune_gc()
         Sanic.serve_single(app)
     else:
+        if server.metrics:
+            share_metrics_between_workers()  # the workers, started next, import prometheus_client
         Sanic.serve(primary=app, app_loader=AppLoader(factory=partial(_worker_app, args)))
     return 0

@@ -8,7 +8,7 @@ from typing import Callable
 
 import socketio
 from sanic import Request, Sanic
-from sanic.response import json
+from sanic.response import json, raw
 
 from core.sio.internals import connected_count, namespace_rooms, session_count
 
@@ -77,3 +77,48 @@ def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str,
         return json(body, status=200 if backplane["connected"] else 503)
 
     app.add_route(healthz, "/healthz", methods=["GET"], name="healthz")
+
+
+def read_lag(backplane: dict) -> float:
+    """The backplane reader's lag in seconds (0 for a backplane without a stream)."""
+    stream = backplane.get("stream")
+    return float(stream.get("read_lag_seconds", 0.0)) if isinstance(stream, dict) else 0.0
+
+
+def add_probe_routes(app: Sanic, backplane_health: Callable[[], dict], max_read_lag: float) -> None:
+    """GET /healthz/live (the process answers) and /healthz/ready (it can serve the cluster).
+
+    Readiness fails while the backplane is down or its reader lags more than max_read_lag
+    seconds, so that a load balancer takes a deaf worker out; liveness stays 200, so that a
+    supervisor does not restart a process that is only waiting for Redis.
+    """
+
+    async def live(request: Request):
+        return json({"status": "alive", "pid": os.getpid()})
+
+    async def ready(request: Request):
+        backplane = backplane_health()
+        lag = read_lag(backplane)
+        problems = []
+        if not backplane["connected"]:
+            problems.append("backplane down")
+        if lag > max_read_lag:
+            problems.append(f"backplane read lag {lag:.1f}s over {max_read_lag:g}s")
+        body = {"status": "ready" if not problems else "not ready", "pid": os.getpid(),
+                "backplane_connected": backplane["connected"], "read_lag_seconds": lag}
+        if problems:
+            body["problems"] = problems
+        return json(body, status=503 if problems else 200)
+
+    app.add_route(live, "/healthz/live", methods=["GET", "HEAD"], name="healthz_live")
+    app.add_route(ready, "/healthz/ready", methods=["GET", "HEAD"], name="healthz_ready")
+
+
+def add_metrics_route(app: Sanic, metrics) -> None:
+    """GET /metrics: core.policies.metrics in the Prometheus text format."""
+
+    async def scrape(request: Request):
+        body, content_type = metrics.exposition()
+        return raw(body, content_type=content_type)
+
+    app.add_route(scrape, "/metrics", methods=["GET"], name="metrics")

@@ -21,7 +21,7 @@ from socketio import packet as sio_packet
 
 from core.protocol.frames import text_frame
 from core.sio.holds import Holds
-from core.sio.internals import open_queue, serves_namespace
+from core.sio.internals import audience, open_queue, serves_namespace
 from core.sio.recovery import with_offset
 
 
@@ -36,6 +36,7 @@ class FanoutManager(AsyncManager):
     read_id = "0"        # how far this process has read the backplane's stream ("0": there is none)
     own_seq = 0          # sequence number of this process's latest own event
     sessions = None      # shared store of kept sessions; None: in this process only
+    metrics = None       # core.policies.metrics.Metrics when server.metrics is on
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -80,6 +81,8 @@ class FanoutManager(AsyncManager):
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None,
                    to=None, **kwargs):
         room = to or room
+        if self.metrics is not None:  # counted once per emit; the audience is a dict length, not a loop
+            self.metrics.event_emitted(event, audience(self, namespace, room, skip_sid))
         if self.holds.active:
             held = self.holds.intercept(self, event, data, namespace, room, skip_sid)
             if held:

@@ -49,6 +49,19 @@ def session_count(eio) -> int:
     return len(eio.sockets)
 
 
+def transport_of(sio, sid: str, namespace: str = "/") -> str:
+    """"websocket" or "polling" for a connected Socket.IO sid ("" when its session is gone)."""
+    eio_sid = sio.manager.eio_sid_from_sid(sid, namespace)
+    sock = sio.eio.sockets.get(eio_sid) if eio_sid else None
+    return "" if sock is None else ("websocket" if sock.upgraded else "polling")
+
+
+def sessions_by_transport(eio) -> dict:
+    """Open Engine.IO sessions counted by transport: {"websocket": n, "polling": m}."""
+    websocket = sum(1 for sock in eio.sockets.values() if sock.upgraded)
+    return {"websocket": websocket, "polling": len(eio.sockets) - websocket}
+
+
 def live_session(eio, sid: str):
     """The socket of an open session, or None (unknown, or closed and not yet forgotten)."""
     sock = eio.sockets.get(sid)
@@ -621,6 +634,17 @@ def eio_sid_of(sio, sid: str, namespace: str = "/") -> str | None:
 def namespace_rooms(manager, namespace: str = "/") -> dict:
     """The manager's rooms of a namespace: room -> {sid: eio_sid} (read it, do not change it)."""
     return manager.rooms.get(namespace, {})
+
+
+def audience(manager, namespace: str, room, skip_sid) -> int:
+    """How many local clients an emit to room (None: everybody; a list: several) reaches."""
+    rooms = manager.rooms.get(namespace, {})
+    members = [rooms.get(name) or {} for name in (room if isinstance(room, list) else [room])]
+    count = sum(len(m) for m in members)
+    if skip_sid is not None:
+        for sid in skip_sid if isinstance(skip_sid, list) else [skip_sid]:
+            count -= sum(1 for m in members if sid in m)
+    return max(count, 0)
 
 
 def connected_count(manager, namespace: str = "/") -> int:

@@ -90,7 +90,7 @@ def setup(ctx: PluginContext) -> None:
         async with ctx.session(sid) as state:
             nick = state.get("rooms", {}).get(room)
         if nick is None:
-            raise ClientError(f"groupmsg: you are not in room {room!r}; send entry first")
+            raise ClientError(f"groupmsg: you are not in room {room!r}; send entry first", kind="not_member")
         message_id = await ctx.emit("receiveGroupMsg", room, msg, room=room, sender=sid)
         await ctx.publish(MessageSent(socket_event="groupmsg", room=room, sid=sid, nickname=nick,
                                       address=ctx.client_address(sid), args=[room, msg],
@@ -106,7 +106,7 @@ def setup(ctx: PluginContext) -> None:
         async with ctx.session(sid) as state:
             nick = state.get("rooms", {}).pop(room, None)
         if nick is None:
-            raise ClientError(f"leave: you are not in room {room!r}")
+            raise ClientError(f"leave: you are not in room {room!r}", kind="not_member")
         await ctx.leave_room(sid, room)
         await left(sid, room, nick, "left")
 

@@ -111,7 +111,7 @@ def setup(ctx: PluginContext) -> None:
         async with ctx.session(sid) as state:
             nick = state.get("rooms", {}).get(room)
             if not in_room(sid, room):
-                raise ClientError(f"typing: you are not in room {room!r}; send entry first")
+                raise ClientError(f"typing: you are not in room {room!r}; send entry first", kind="not_member")
             if nick is None:  # the entry's event has not reached this plugin yet (a few ms)
                 raise ClientError(f"typing: your entry to room {room!r} is still being processed; "
                                   f"try again")
