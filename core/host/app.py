@@ -147,6 +147,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         add_metrics_route(app, metrics)
 
     app.ctx.sio = sio
+    app.ctx.tasks = tasks  # the connections' tasks join it too (core.transport.http)
     app.ctx.backplane = backplane
     app.ctx.limits = limits
     app.ctx.config = config

@@ -24,6 +24,14 @@ class ChatProtocol(WebSocketProtocol):
 
     __slots__ = ("_own_http",)
 
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        # Sanic does not wait for its connection tasks at shutdown: one still unwinding after
+        # the abort would be destroyed pending. In the server's task set, shutdown awaits it.
+        tasks = getattr(self.app.ctx, "tasks", None)
+        if tasks is not None and self._task is not None:
+            tasks.add(self._task)
+
     def _setup_connection(self, *args, **kwargs) -> None:
         super()._setup_connection(*args, **kwargs)
         self._own_http = self._http
