@@ -16,6 +16,7 @@ from sanic import Request
 from sanic.response import HTTPResponse, text
 
 from core.protocol.handshake import HandshakeError
+from core.sio.internals import abort_session, websocket_session
 from core.sio.session import run_session
 from core.transport.direct import DirectWriter
 from core.transport.upgrade import accept
@@ -151,7 +152,7 @@ class SanicWebSocket:
         self.environ: dict = {}
         self._ws: ServerWebSocket | None = None
         self.out: DirectWriter | None = None  # what the session writes through (core.transport.direct)
-        self.session = getattr(handler, "__self__", None)  # the engineio socket this serves
+        self.session = websocket_session(handler)  # the engineio socket this serves
 
     async def __call__(self, environ: dict):
         request: Request = environ["sanic.request"]
@@ -163,7 +164,7 @@ class SanicWebSocket:
         except HandshakeError as exc:
             log.info("refused websocket from %s: %s", environ.get("REMOTE_ADDR"), exc)
             if session is not None:
-                await session.close(wait=False, abort=True)  # engineio then forgets it
+                await abort_session(session)  # engineio then forgets it
             return text(f"invalid websocket handshake: {exc}", status=exc.status, headers=dict(exc.headers))
         self.out = DirectWriter(self._ws, session, self.server.direct)
         try:

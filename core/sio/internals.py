@@ -125,6 +125,16 @@ def end_pending_poll(sock) -> None:
 # The websocket session loop (core.sio.session) -------------------------------------------------------
 
 
+def websocket_session(handler):
+    """The engineio socket a websocket handler serves (engineio passes its bound method), or None."""
+    return getattr(handler, "__self__", None)
+
+
+async def abort_session(sock) -> None:
+    """End a session at once, without a CLOSE packet (its websocket handshake failed)."""
+    await sock.close(wait=False, abort=True)
+
+
 def websocket_upgrades(sock) -> bool:
     """A websocket takes a session over: True when it upgrades a polling session (probe first);
     otherwise the session was opened on it and is marked connected and upgraded now."""
@@ -295,6 +305,7 @@ class EngineIOAdapter(engineio.AsyncServer):
                 self.sockets.pop(sid, None)
             return answer
         sock.connected = True
+        # (engineio's `cookie` option would add a Set-Cookie here; this server never sets it.)
         try:
             return self._ok(await sock.poll(), jsonp_index=jsonp_index)
         except eio_exceptions.QueueEmpty:
