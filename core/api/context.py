@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs
 
 from pydantic import BaseModel
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
@@ -14,11 +15,12 @@ from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 from core.api.cluster import Cluster
 from core.api.events import Event, EventBus
 from core.api.handlers import guarded
+from core.api.i18n import LANGUAGES, Catalogue, negotiate
 from core.api.joins import Join, Joins
-from core.api.pages import Pages, template_environment
+from core.api.pages import CORE_TEMPLATES, Pages, template_environment
 from core.api.params import check_params
 from core.api.registry import ALL_NAMESPACES, NamespacedHook, Registry
-from core.api.rooms import Outgoing, public_rooms, room_key, run_before_send
+from core.api.rooms import Outgoing, audience_key, public_rooms, room_key, run_before_send
 from core.api.routes import Routes
 from core.backplane.base import Backplane, Store
 from core.base.settings import ServerSettings, Settings
@@ -71,6 +73,9 @@ class PluginContext:
         # State shared by every process (namespaced per plugin) and the cluster-wide queries.
         self.store: Store = host.backplane.store(name)
         self.cluster = Cluster(host.backplane, name, room_key, host.registry.problems)
+        # messages/<lang>.json of core's templates/, then of the plugin's folder (which wins).
+        self.messages = Catalogue(CORE_TEMPLATES, folder)
+        self.languages = LANGUAGES
 
     def _problem(self, text: str) -> None:
         self._registry.problems.append(f"plugins.{self.name}: {text}")
@@ -167,8 +172,25 @@ class PluginContext:
             MESSAGE_ID.reset(token)
         return mid
 
+    async def emit_localised(self, event: str, render: Callable[[str], Any], *, room: str,
+                             skip_sid: str | list[str] | None = None, namespace: str = "/",
+                             sender: str | None = None) -> None:
+        """Send event(render(lang)) to the members of a public room, each in its own language
+        (ctx.language); render returns one argument or a tuple of them. before_send hooks see
+        each language's message."""
+        for lang in LANGUAGES:
+            args = render(lang)
+            msg = Outgoing(event, args if isinstance(args, tuple) else (args,), room=room,
+                           sender=sender, namespace=namespace)
+            if self._registry.before_send:
+                msg = await run_before_send(self._registry.before_send, msg)
+            await self._sio.emit(msg.event, tuple(msg.args), to=audience_key(msg.room, lang),
+                                 skip_sid=skip_sid, namespace=msg.namespace)
+
     async def enter_room(self, sid: str, room: str, namespace: str = "/") -> None:
         """Put sid in the public room `room` (shared by every plugin: group_chat's "room1" is "room1")."""
+        # The room's audience of this connection's language, which emit_localised reaches.
+        await self._sio.enter_room(sid, audience_key(room, self.language(sid, namespace)), namespace=namespace)
         joins = self._host.joins
         key = room_key(room)
         if joins is None or key in self._sio.rooms(sid, namespace=namespace):
@@ -182,6 +204,7 @@ class PluginContext:
     async def leave_room(self, sid: str, room: str, namespace: str = "/") -> None:
         """Take sid out of the public room `room`."""
         await self._sio.leave_room(sid, room_key(room), namespace=namespace)
+        await self._sio.leave_room(sid, audience_key(room, self.language(sid, namespace)), namespace=namespace)
 
     def rooms(self, sid: str, namespace: str = "/") -> list[str]:
         """The public rooms a connection of this process is in."""
@@ -197,6 +220,15 @@ class PluginContext:
         """The client's IP address as the server saw it (or as a trusted proxy reported it)."""
         environ = self._sio.get_environ(sid, namespace=namespace) or {}
         return environ.get("REMOTE_ADDR", "")
+
+    def language(self, sid: str, namespace: str = "/") -> str:
+        """The connection's language: server.language, else what its page asked for (`lang` in
+        the connection URL's query), else its Accept-Language header."""
+        if self.server.language != "auto":
+            return self.server.language
+        environ = self._sio.get_environ(sid, namespace=namespace) or {}
+        asked = parse_qs(environ.get("QUERY_STRING", "")).get("lang", [""])[0]
+        return negotiate(asked or environ.get("HTTP_ACCEPT_LANGUAGE"))
 
     def describe(self, sid: str, namespace: str = "/") -> str:
         """A short client label for log lines."""
@@ -235,10 +267,12 @@ class PluginContext:
 
     # Pages and routes ----------------------------------------------------------------------
 
-    def add_page(self, path: str, template: str, title: str, *,
+    def add_page(self, path: str, template: str, title: str | None, *,
                  standalone_path: str | None = None, **context: Any) -> None:
-        """Serve a template from this plugin's templates/ folder (and a file:// copy)."""
-        self._host.pages.add(self.name, self._templates, path, template, title, standalone_path, **context)
+        """Serve a template from this plugin's templates/ folder (and a file:// copy); title
+        None is the plugin catalogue's "title" in the page's language."""
+        self._host.pages.add(self.name, self._templates, path, template, title, standalone_path,
+                             catalogue=self.messages, **context)
 
     def extend_page(self, page_path: str, *, script: str | None = None, style: str | None = None) -> None:
         """Add a script and/or stylesheet from this plugin's static/ folder to the page at page_path."""

@@ -12,12 +12,14 @@ from sanic import Request, Sanic
 from sanic.response import file as file_response
 from sanic.response import html, text
 
+from core.api.i18n import Catalogue, negotiate
 from core.api.routes import Routes
 from core.base.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (templates/, node_modules/)
 CORE_TEMPLATES = ROOT / "templates"
 CLIENT_SCRIPT_ROUTE = "/socket.io/socket.io.js"
+PAGE_METHODS = ("GET", "HEAD")
 
 log = logging.getLogger("chat.pages")
 
@@ -28,8 +30,18 @@ class Page:
 
     plugin: str
     path: str
-    title: str
+    title: str | None  # None: the catalogue's "title"
     standalone_path: str | None
+    catalogue: Catalogue
+
+    def title_in(self, lang: str) -> str:
+        return self.title or self.catalogue.text(lang, "title")
+
+
+def request_origin(request: Request) -> str:
+    """scheme://host[:port] the request was made to, as a trusted proxy reports it."""
+    scheme = {"ws": "http", "wss": "https"}.get(request.scheme, request.scheme)
+    return f"{scheme}://{request.host or request.server_name}"
 
 
 def template_environment(*folders: Path) -> Environment:
@@ -61,10 +73,20 @@ class Pages:
         self.extensions: list[Extension] = []
         self._static: set[str] = set()
 
-    def page_context(self, standalone: bool, path: str | None = None) -> dict[str, Any]:
-        """What every page template gets: where the socket, the client script and extensions live."""
-        base = self._server.public_url.rstrip("/") if standalone else ""
+    def language(self, request: Request) -> str:
+        """The page's language: server.language, else the browser's (Accept-Language)."""
+        return negotiate(request.headers.get("accept-language"), self._server.language)
+
+    def page_context(self, request: Request, standalone: bool, path: str | None = None,
+                     catalogue: Catalogue | None = None) -> dict[str, Any]:
+        """What every page template gets: where the socket, the client script and extensions
+        live, and the words (messages/<lang>.json) in the page's language."""
+        # public_url when set; otherwise where this page was fetched from, so that a copy
+        # saved from any host or port talks to the server it came from.
+        base = (self._server.public_url or request_origin(request)) if standalone else ""
         mine = [e for e in self.extensions if e.page_path == path]
+        catalogue = catalogue or Catalogue(CORE_TEMPLATES)
+        lang = self.language(request)
         return {
             "standalone": standalone,
             "socket_url": base,
@@ -72,6 +94,18 @@ class Pages:
             "transports": self._transports,
             "extension_scripts": [base + e.script for e in mine if e.script],
             "extension_styles": [base + e.style for e in mine if e.style],
+            "lang": lang,
+            "t": lambda key, **values: catalogue.text(lang, key, **values),
+            # Read by templates/chat.js. A standalone page carries every language and follows
+            # navigator.language where it is opened, unless server.language fixes one.
+            "page_config": {
+                "socketUrl": base,
+                "clientScript": base + CLIENT_SCRIPT_ROUTE,
+                "transports": self._transports,
+                "lang": lang,
+                "followBrowser": standalone and self._server.language == "auto",
+                "messages": catalogue.all() if standalone else {lang: catalogue.messages(lang)},
+            },
         }
 
     def serve_static(self, plugin: str, folder: Path, file: str) -> str | None:
@@ -83,7 +117,7 @@ class Pages:
         url = f"/plugins/{plugin}/static/{target.relative_to(static).as_posix()}"
         if url in self._static:
             return url
-        if not self._routes.claim(f"plugins.{plugin}", url, ("GET",)):
+        if not self._routes.claim(f"plugins.{plugin}", url, PAGE_METHODS):
             return None
         self._static.add(url)
         mime = "text/css" if target.suffix == ".css" else \
@@ -92,7 +126,7 @@ class Pages:
         async def serve(request: Request):
             return await file_response(target, mime_type=mime)
 
-        self._app.add_route(serve, url, methods=["GET"], name=f"static_{len(self._static)}")
+        self._app.add_route(serve, url, methods=list(PAGE_METHODS), name=f"static_{len(self._static)}")
         return url
 
     def extend(self, plugin: str, folder: Path, page_path: str, script: str | None,
@@ -119,39 +153,47 @@ class Pages:
                 problems.append(f"plugins.{ext.plugin}: extend_page({ext.page_path!r}): no page at that "
                                 f"path (pages: {', '.join(sorted(known)) or 'none'})")
 
-    def add(self, plugin: str, env: Environment, path: str, template: str, title: str,
-            standalone_path: str | None = None, **context: Any) -> None:
+    def add(self, plugin: str, env: Environment, path: str, template: str, title: str | None,
+            standalone_path: str | None = None, *, catalogue: Catalogue | None = None,
+            **context: Any) -> None:
         """Serve template at path, and a copy that works from file:// at standalone_path."""
         tmpl = env.get_template(template)
         owner = f"plugins.{plugin}"
-        if not self._routes.claim(owner, path, ("GET",)) or \
-                (standalone_path and not self._routes.claim(owner, standalone_path, ("GET",))):
+        if not self._routes.claim(owner, path, PAGE_METHODS) or \
+                (standalone_path and not self._routes.claim(owner, standalone_path, PAGE_METHODS)):
             return
+        catalogue = catalogue or Catalogue(CORE_TEMPLATES)
+        page = Page(plugin, path, title, standalone_path, catalogue)
 
-        def render(standalone: bool) -> str:
-            return tmpl.render(title=title, **self.page_context(standalone, path), **context)
+        def render(request: Request, standalone: bool) -> str:
+            ctx = self.page_context(request, standalone, path, catalogue)
+            return tmpl.render(title=page.title_in(ctx["lang"]), **ctx, **context)
 
         async def serve(request: Request):
-            return html(render(False))
+            return html(render(request, False))
 
-        self._app.add_route(serve, path, methods=["GET"], name=f"{plugin}_{template}".replace(".", "_"))
+        self._app.add_route(serve, path, methods=list(PAGE_METHODS),
+                            name=f"{plugin}_{template}".replace(".", "_"))
         if standalone_path:
             async def serve_standalone(request: Request):
-                return html(render(True))
+                return html(render(request, True))
 
-            self._app.add_route(serve_standalone, standalone_path, methods=["GET"],
+            self._app.add_route(serve_standalone, standalone_path, methods=list(PAGE_METHODS),
                                 name=f"{plugin}_{template}_standalone".replace(".", "_"))
-        self.pages.append(Page(plugin, path, title, standalone_path))
+        self.pages.append(page)
 
     def add_index(self) -> None:
         """GET / lists the pages of the enabled plugins."""
         env = template_environment()
-        self._routes.claim("core", "/", ("GET",))
+        self._routes.claim("core", "/", PAGE_METHODS)
+        catalogue = Catalogue(CORE_TEMPLATES)
 
         async def index(request: Request):
-            return html(env.get_template("index.html").render(pages=self.pages))
+            lang = self.language(request)
+            return html(env.get_template("index.html").render(
+                pages=self.pages, lang=lang, t=lambda key, **v: catalogue.text(lang, key, **v)))
 
-        self._app.add_route(index, "/", methods=["GET"], name="index")
+        self._app.add_route(index, "/", methods=list(PAGE_METHODS), name="index")
 
     def add_client_script(self, root: Path = ROOT) -> None:
         """Serve the official socket.io browser client from the npm package, or say it is missing."""
@@ -169,4 +211,4 @@ class Pages:
                 return text("socket.io client not installed on this server (run make setup)",
                             status=404)
 
-        self._app.add_route(client, CLIENT_SCRIPT_ROUTE, methods=["GET"], name="socketio_client")
+        self._app.add_route(client, CLIENT_SCRIPT_ROUTE, methods=list(PAGE_METHODS), name="socketio_client")

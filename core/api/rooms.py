@@ -21,6 +21,14 @@ def room_key(room: str) -> str:
     return ROOM_PREFIX + room
 
 
+def audience_key(room: str, lang: str) -> str:
+    """The internal room of the members of a public room who read lang (for ctx.emit_localised).
+
+    Its prefix is not ROOM_PREFIX, so public_rooms() leaves it out, and no sid has a ':'.
+    """
+    return f"lang:{lang}:{room_key(room)}"
+
+
 def public_rooms(internal: list) -> list[str]:
     """The public names among a client's internal Socket.IO rooms (its sid room left out)."""
     return [r[len(ROOM_PREFIX):] for r in internal if isinstance(r, str) and r.startswith(ROOM_PREFIX)]

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+# Per client address. A single machine with 60 tabs is a normal user, and an office, a school or
+# a mobile carrier's NAT puts hundreds of people behind one address; an abuser opens thousands.
+# 500 lets the first through and still stops the second, at well under 100 MB of sessions.
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 500
 
 
 class Settings(BaseModel):
@@ -43,11 +48,20 @@ class ServerSettings(Settings):
 
     host: str = "0.0.0.0"
     port: int = Field(3000, ge=1, le=65535)
-    # The URL standalone pages (opened from file://) connect to.
-    public_url: str = "http://localhost:3000"
+    # The URL standalone pages (opened from file://) connect to; None: the scheme, host and
+    # port each page was fetched from (as the trusted proxy reports them, if one is configured).
+    public_url: str | None = None
     # Origins allowed besides the server's own origin and public_url; "null" is what
     # pages opened from file:// send, "*" allows every origin.
     cors_allowed_origins: list[str] = ["null"]
+    # Reverse proxy in front (Sanic's PROXIES_COUNT, FORWARDED_SECRET, REAL_IP_HEADER): without
+    # one of them every client behind a proxy has the proxy's address.
+    proxies_count: int = Field(0, ge=0, le=10)
+    forwarded_secret: str = ""
+    real_ip_header: str = ""
+    # Pages and server notices: "auto" follows each browser's language (Accept-Language,
+    # navigator.language); "en" or "ko" fixes one.
+    language: Literal["auto", "en", "ko"] = "auto"
     # One limit for a Socket.IO message on both transports (bytes).
     max_message_size: int = Field(1_000_000, ge=1024)
     # Bytes of one polling body or websocket message, advertised as the handshake's maxPayload
@@ -55,7 +69,7 @@ class ServerSettings(Settings):
     max_payload: int | None = Field(None, ge=1024)
     # Seconds an Engine.IO session may stay without joining a namespace before it is closed.
     connect_timeout: float = Field(45.0, gt=0)
-    max_connections_per_address: int = Field(50, ge=1)
+    max_connections_per_address: int = Field(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, ge=1)
     # Bytes the server may hold for one connection: the message it is sending, messages and
     # packets waiting, unsent bytes (core/transport/budget.py); raised to fit the largest frame.
     connection_budget: int = Field(8 * 1024 * 1024, ge=64 * 1024)
@@ -94,6 +108,31 @@ class ServerSettings(Settings):
     client_script: str = "node_modules/socket.io-client/dist/socket.io.min.js"
     connection_state_recovery: RecoverySettings = RecoverySettings()
 
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} needs a scheme and a host, e.g. http://{value.split('://')[-1]}")
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError(f"{value!r}: the port is not a number") from None
+        return value.rstrip("/")
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _one_origin(cls, value: Any) -> Any:
+        # `cors_allowed_origins: "*"` (or one origin) reads as the list of that one value.
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def behind_proxy(self) -> bool:
+        """Whether a proxy setting tells Sanic where the real client address is."""
+        return bool(self.proxies_count or self.forwarded_secret or self.real_ip_header)
+
 
 # Friendlier wording for the pydantic errors a config file typically hits.
 _MESSAGES = {
@@ -106,6 +145,7 @@ _MESSAGES = {
     "model_type": "expected a mapping",
     "extra_forbidden": "unknown key",
     "missing": "required key is missing",
+    "literal_error": None,  # pydantic's own wording lists the allowed values
 }
 
 
@@ -113,7 +153,10 @@ def format_errors(exc: ValidationError, prefix: str) -> list[str]:
     problems = []
     for err in exc.errors():
         path = ".".join([prefix, *(str(p) for p in err["loc"])])
-        problems.append(f"{path}: {_MESSAGES.get(err['type'], err['msg'])}")
+        message = _MESSAGES.get(err["type"]) or err["msg"]
+        if err["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+        problems.append(f"{path}: {message}")
     return problems
 
 

@@ -92,6 +92,10 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     app.config.MOTD = False
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = server.shutdown_timeout
     app.config.KEEP_ALIVE_TIMEOUT = 75  # longer than a polling cycle
+    # Where the real client address, scheme and host are (request.remote_addr, scheme, host).
+    app.config.PROXIES_COUNT = server.proxies_count or None
+    app.config.FORWARDED_SECRET = server.forwarded_secret or None
+    app.config.REAL_IP_HEADER = server.real_ip_header or None
 
     backplane: Backplane = config.backplane.module.create(
         config.backplane.config, logging.getLogger(f"chat.backplane.{config.backplane.kind}"))

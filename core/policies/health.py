@@ -76,7 +76,7 @@ def add_health_route(app: Sanic, sio: socketio.AsyncServer, backplane_kind: str,
             body["recovery"] = recovery.health()
         return json(body, status=200 if backplane["connected"] else 503)
 
-    app.add_route(healthz, "/healthz", methods=["GET"], name="healthz")
+    app.add_route(healthz, "/healthz", methods=["GET", "HEAD"], name="healthz")
 
 
 def read_lag(backplane: dict) -> float:
@@ -121,4 +121,4 @@ def add_metrics_route(app: Sanic, metrics) -> None:
         body, content_type = metrics.exposition()
         return raw(body, content_type=content_type)
 
-    app.add_route(scrape, "/metrics", methods=["GET"], name="metrics")
+    app.add_route(scrape, "/metrics", methods=["GET", "HEAD"], name="metrics")

@@ -32,8 +32,9 @@ class Limits:
         if count >= self._max_per_address:
             log.warning("refused connection from %s: already %d connections from that address",
                         address, count)
+            # data.retry: this passes once other connections from the address close (pages retry).
             raise ConnectionRefused(f"too many connections from your address (at most "
-                                    f"{self._max_per_address})")
+                                    f"{self._max_per_address})", {"retry": True})
         self._per_address[address] = count + 1
 
     def connection_closed(self, environ: dict) -> None:

@@ -15,15 +15,29 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+_HTTP_SCHEME = {"ws": "http", "wss": "https"}
+
+
+def own_origin(environ: dict) -> str:
+    """The origin the client reached: as a trusted proxy reports it (Sanic's proxy settings)."""
+    request = environ.get("sanic.request")
+    if request is not None:
+        scheme = _HTTP_SCHEME.get(request.scheme, request.scheme)
+        return f"{scheme}://{request.host}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+
+
 def origin_policy(server: ServerSettings):
     """Allowed: the server's own origin, public_url's origin, and cors_allowed_origins."""
-    listed = set(server.cors_allowed_origins) | {_origin(server.public_url)}
+    listed = set(server.cors_allowed_origins)
+    if server.public_url:
+        listed.add(_origin(server.public_url))
     allow_all = "*" in listed
 
     def decide(origin: str, environ: dict) -> bool:
         if allow_all or origin in listed:
             return True
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        own = own_origin(environ)
         if origin == own:
             return True
         log.warning("refused connection from origin %r (client %s); allowed: own origin, %s",

@@ -10,7 +10,7 @@ name = "global_chat"
 class Config(PluginConfig):
     """Options of the global chat."""
 
-    title: str = "Everybody chat"
+    title: str | None = None  # None: "title" of messages/<lang>.json, in the page's language
 
 
 def setup(ctx: PluginContext) -> None:

@@ -15,21 +15,22 @@ _PLACEHOLDERS = {"nickName": "x", "roomId": "x", "oldNickName": "x"}
 class Config(PluginConfig):
     """Options of the room chat; notices may use {nickName}, {roomId} and {oldNickName}."""
 
-    title: str = "Group chat"
+    title: str | None = None  # None: "title" of messages/<lang>.json, in the page's language
     max_room_length: int = Field(64, ge=1, le=1024)
     max_nickname_length: int = Field(32, ge=1, le=1024)
     max_rooms_per_connection: int = Field(10, ge=1)
     # A regular expression one character of a room id or nickname must match (default: no
     # control characters); e.g. "[A-Za-z0-9 _.-]" for plain ASCII names.
     allowed_name_characters: str = r"[^\x00-\x1f\x7f]"
-    welcome_notice: str = "You entered room {roomId} as {nickName}"
-    entered_notice: str = "{nickName} entered the room"
-    renamed_notice: str = "{oldNickName} is now {nickName}"
-    left_notice: str = "{nickName} left the room"
+    # None: messages/<lang>.json, in each recipient's language; a string: that, for everybody.
+    welcome_notice: str | None = None
+    entered_notice: str | None = None
+    renamed_notice: str | None = None
+    left_notice: str | None = None
     # With connection-state recovery: a member whose connection dropped may come back within
     # server.connection_state_recovery.max_disconnection_duration with rooms and nickname.
-    lost_notice: str = "{nickName} left the room (connection lost, may be back soon)"
-    back_notice: str = "{nickName} is back"
+    lost_notice: str | None = None
+    back_notice: str | None = None
 
     @field_validator("allowed_name_characters")
     @classmethod
@@ -43,7 +44,9 @@ class Config(PluginConfig):
     @field_validator("welcome_notice", "entered_notice", "renamed_notice", "left_notice", "lost_notice",
                      "back_notice")
     @classmethod
-    def _known_placeholders(cls, value: str) -> str:
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             value.format(**_PLACEHOLDERS)
         except (KeyError, IndexError, ValueError) as exc:
@@ -58,7 +61,8 @@ def setup(ctx: PluginContext) -> None:
     allowed = re.compile(cfg.allowed_name_characters)
     room_id = Param("roomId", text(cfg.max_room_length, allowed))
 
-    def notice(template: str, room: str, nick: str, old: str = "") -> str:
+    def notice(kind: str, lang: str, room: str, nick: str, old: str = "") -> str:
+        template = getattr(cfg, kind) or ctx.messages.text(lang, kind)
         return template.format(roomId=room, nickName=nick, oldNickName=old)
 
     @ctx.on("entry", room_id, Param("nickName", text(cfg.max_nickname_length, allowed)))
@@ -73,17 +77,17 @@ def setup(ctx: PluginContext) -> None:
             # Public room names are shared by every plugin (a typing plugin reaches room=room);
             # core keeps them apart from each client's own sid room.
             await ctx.enter_room(sid, room)
-            await ctx.emit("entryok", notice(cfg.entered_notice, room, nick), room=room, skip_sid=sid,
-                           sender=sid)
+            await ctx.emit_localised("entryok", lambda lang: notice("entered_notice", lang, room, nick),
+                                     room=room, skip_sid=sid, sender=sid)
             await ctx.publish(RoomEntered(room=room, nickname=nick, sid=sid, address=ctx.client_address(sid)))
         elif old != nick:
-            await ctx.emit("entryok", notice(cfg.renamed_notice, room, nick, old), room=room, skip_sid=sid,
-                           sender=sid)
+            await ctx.emit_localised("entryok", lambda lang: notice("renamed_notice", lang, room, nick, old),
+                                     room=room, skip_sid=sid, sender=sid)
             # Followers of the room events (presence, typing) see the new nickname as leave + entry.
             address = ctx.client_address(sid)
             await ctx.publish(RoomLeft(room=room, nickname=old, sid=sid, address=address, reason="renamed"))
             await ctx.publish(RoomEntered(room=room, nickname=nick, sid=sid, address=address))
-        await ctx.emit("entryok", notice(cfg.welcome_notice, room, nick), to=sid, sender=sid)
+        await ctx.emit("entryok", notice("welcome_notice", ctx.language(sid), room, nick), to=sid, sender=sid)
 
     @ctx.on("groupmsg", room_id, Param("msg", any_json(ctx.server.max_message_size)))
     async def groupmsg(sid, room, msg):
@@ -96,8 +100,9 @@ def setup(ctx: PluginContext) -> None:
                                       address=ctx.client_address(sid), args=[room, msg],
                                       message_id=message_id))
 
-    async def left(sid: str, room: str, nick: str, reason: str, wording: str = cfg.left_notice) -> None:
-        await ctx.emit("entryok", notice(wording, room, nick), room=room, skip_sid=sid)
+    async def left(sid: str, room: str, nick: str, reason: str, kind: str = "left_notice") -> None:
+        await ctx.emit_localised("entryok", lambda lang: notice(kind, lang, room, nick),
+                                 room=room, skip_sid=sid)
         await ctx.publish(RoomLeft(room=room, nickname=nick, sid=sid, address=ctx.client_address(sid),
                                    reason=reason))
 
@@ -116,7 +121,7 @@ def setup(ctx: PluginContext) -> None:
         async with ctx.session(sid) as state:
             rooms: dict[str, str] = state.pop("rooms", {})
         for room, nick in rooms.items():
-            await left(sid, room, nick, str(reason), cfg.lost_notice if recoverable else cfg.left_notice)
+            await left(sid, room, nick, str(reason), "lost_notice" if recoverable else "left_notice")
 
     @ctx.on_recover
     async def back(sid, missed):
@@ -124,7 +129,8 @@ def setup(ctx: PluginContext) -> None:
         async with ctx.session(sid) as state:
             rooms: dict[str, str] = dict(state.get("rooms", {}))
         for room, nick in rooms.items():
-            await ctx.emit("entryok", notice(cfg.back_notice, room, nick), room=room, skip_sid=sid)
+            await ctx.emit_localised("entryok", lambda lang: notice("back_notice", lang, room, nick),
+                                     room=room, skip_sid=sid)
             await ctx.publish(RoomEntered(room=room, nickname=nick, sid=sid, address=ctx.client_address(sid)))
 
     ctx.add_page("/groupchat", "groupchat.html", cfg.title, standalone_path="/groupchat.html",

@@ -1,5 +1,6 @@
 """Configuration: every problem reported with its path in one run, and the override order file < .env < env < CLI."""
 
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -8,7 +9,8 @@ import pytest
 import yaml
 
 from core.host.cli import cli_overrides, parse_args
-from core.host.config import ConfigError, build_config, environment_overrides, load_config, read_environment
+from core.host.config import (ConfigError, Override, build_config, environment_overrides, load_config,
+                              read_environment)
 from tests.support.server import run_once
 
 # One broken config with a problem of each kind, and the line each must produce.
@@ -127,7 +129,8 @@ def test_server_reports_every_problem_and_exits_2(tmp_path):
     assert result.returncode == 2
     assert "configuration errors:" in result.stderr
     for expected in EXPECTED_PROBLEMS:
-        assert f"  {expected}" in result.stderr, (expected, result.stderr)
+        # Each line names the file and the line the value is on.
+        assert re.search(rf"  \S+\.yaml line \d+: {re.escape(expected)}", result.stderr), (expected, result.stderr)
     assert "Traceback" not in result.stderr
 
 
@@ -149,7 +152,8 @@ def test_invalid_yaml_is_a_config_error(tmp_path):
 
 
 def test_env_var_sets_a_server_key():
-    assert environment_overrides({"CHAT_SERVER__PORT": "3001"}) == [(["server", "port"], 3001)]
+    assert environment_overrides({"CHAT_SERVER__PORT": "3001"}) == [
+        Override(["server", "port"], 3001, "CHAT_SERVER__PORT (environment)")]
     assert load_config(None, env={"CHAT_SERVER__PORT": "3001"}).server.port == 3001
 
 
@@ -190,7 +194,8 @@ def test_chat_prefixed_name_beats_short_name():
 
 def test_redis_host_and_port_set_the_redis_url():
     assert environment_overrides({"REDIS_HOST": "redis.example", "REDIS_PORT": "6380"}) == [
-        (["backplane", "redis", "url"], "redis://redis.example:6380/0")]
+        Override(["backplane", "redis", "url"], "redis://redis.example:6380/0",
+                 "REDIS_HOST (environment), REDIS_PORT (environment)")]
 
 
 def test_redis_host_and_port_reach_the_redis_backplane():

@@ -59,7 +59,8 @@ class ServerProcess:
         self.log_path = workdir / f"{name}-{self.port}.log"
         self.config_path.write_text(yaml.safe_dump(config))
         self._env = {k: v for k, v in os.environ.items()
-                     if not k.startswith("CHAT_") and k not in ("REDIS_URL", "REDIS_HOST", "REDIS_PORT")}
+                     if not k.startswith("CHAT_") and k not in ("REDIS_URL", "REDIS_HOST", "REDIS_PORT",
+                                                                 "HOST", "PORT", "PUBLIC_URL")}
         self._env.update(env or {})
         self._args = list(args)
         self.proc: subprocess.Popen | None = None
@@ -124,3 +125,14 @@ def run_once(config: dict, workdir: Path, args: list[str] = (), timeout: float =
     path.write_text(yaml.safe_dump(config) if isinstance(config, dict) else config)
     return subprocess.run([sys.executable, "run.py", "--config", str(path), "--port", str(free_port()), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def run_cli(args: list[str] = (), env: dict | None = None, cwd: Path | None = None,
+            timeout: float = 20) -> subprocess.CompletedProcess:
+    """`python <project>/run.py ARGS` as a user types it (no --config/--port added), expected to exit."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("CHAT_") and k not in ("REDIS_URL", "REDIS_HOST", "REDIS_PORT",
+                                                         "HOST", "PORT", "PUBLIC_URL")}
+    clean.update(env or {})
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd or ROOT, env=clean,
+                          capture_output=True, text=True, timeout=timeout)
