@@ -175,9 +175,7 @@ class PluginContext:
     async def emit_localised(self, event: str, render: Callable[[str], Any], *, room: str,
                              skip_sid: str | list[str] | None = None, namespace: str = "/",
                              sender: str | None = None) -> None:
-        """Send event(render(lang)) to the members of a public room, each in its own language
-        (ctx.language); render returns one argument or a tuple of them. before_send hooks see
-        each language's message."""
+        """Send event(render(lang)) to the members of a public room, each in its own language."""
         for lang in LANGUAGES:
             args = render(lang)
             msg = Outgoing(event, args if isinstance(args, tuple) else (args,), room=room,
@@ -222,8 +220,7 @@ class PluginContext:
         return environ.get("REMOTE_ADDR", "")
 
     def language(self, sid: str, namespace: str = "/") -> str:
-        """The connection's language: server.language, else what its page asked for (`lang` in
-        the connection URL's query), else its Accept-Language header."""
+        """The connection's language: server.language, else its page's `lang`, else Accept-Language."""
         if self.server.language != "auto":
             return self.server.language
         environ = self._sio.get_environ(sid, namespace=namespace) or {}
@@ -269,8 +266,7 @@ class PluginContext:
 
     def add_page(self, path: str, template: str, title: str | None, *,
                  standalone_path: str | None = None, **context: Any) -> None:
-        """Serve a template from this plugin's templates/ folder (and a file:// copy); title
-        None is the plugin catalogue's "title" in the page's language."""
+        """Serve a template from this plugin's templates/ folder (and a file:// copy); title None: the catalogue's."""
         self._host.pages.add(self.name, self._templates, path, template, title, standalone_path,
                              catalogue=self.messages, **context)
 
