@@ -220,4 +220,4 @@ async def test_two_workers_share_one_chat_over_websocket(start_server, redis_ser
     for person in people:
         assert await person.expect("receiveAll") == ["to all workers"]
     with urllib.request.urlopen(srv.url + "/chat") as resp:
-        assert '{transports: ["websocket"]}' in resp.read().decode()
+        assert '"transports": ["websocket"]' in resp.read().decode()  # the page's chat-config
