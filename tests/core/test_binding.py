@@ -333,8 +333,10 @@ def test_null_origin_gets_cors_headers(server):
         assert resp.headers["Access-Control-Allow-Credentials"] == "true"
 
 
-def test_public_url_origin_is_accepted_by_default(server):
-    assert http_get(handshake_url(server.url), {"Origin": "http://localhost:3000"}) == 200
+def test_own_origin_is_accepted_by_default(server):
+    # public_url is unset by default: a page is served from, and connects to, the server's own origin.
+    assert http_get(handshake_url(server.url), {"Origin": server.url}) == 200
+    assert http_get(handshake_url(server.url), {"Origin": "http://localhost:3000"}) == 400
 
 
 def test_disallowed_origin_is_refused_by_default(server):
