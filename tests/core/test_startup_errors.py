@@ -157,13 +157,14 @@ def test_head_is_answered_like_get(server, path):
 
 def test_runs_from_another_folder_with_the_project_config(tmp_path):
     port = free_port()
+    log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
                             env={k: v for k, v in os.environ.items() if not k.startswith("CHAT_")})
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while True:
-            assert proc.poll() is None, proc.stdout.read().decode()
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/chat", timeout=1) as resp:
                     assert resp.status == 200
@@ -173,7 +174,12 @@ def test_runs_from_another_folder_with_the_project_config(tmp_path):
                 time.sleep(0.1)
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def test_no_suggestion_of_a_dev_flag_run_py_does_not_have(tmp_path):

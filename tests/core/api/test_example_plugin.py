@@ -62,7 +62,7 @@ def test_the_page_extension_is_served(members_server):
         assert b'socket.on("members"' in js.read()
     with urllib.request.urlopen(members_server.url + "/groupchat.html", timeout=5) as page:
         standalone = page.read().decode()
-    assert 'src="http://localhost:3000/plugins/members/static/members.js"' in standalone
+    assert f'src="{members_server.url}/plugins/members/static/members.js"' in standalone  # where it was fetched from
 
 
 async def members_become(client, room, want: list[str]) -> None:

@@ -66,7 +66,7 @@ def test_page_extension_is_on_the_page_and_its_standalone_copy(probe_server):
     # after the page's own script, so chat.socket() exists
     assert page.index("probe.js") > page.index('socket.on("receiveGroupMsg"')
     _, _, standalone = fetch(probe_server.url + "/groupchat.html")
-    assert 'src="http://localhost:3000/plugins/api_probe/static/probe.js"' in standalone
+    assert f'src="{probe_server.url}/plugins/api_probe/static/probe.js"' in standalone  # where it was fetched from
     _, _, other = fetch(probe_server.url + "/chat")
     assert "probe.js" not in other
     assert fetch(probe_server.url + "/plugins/api_probe/static/probe.css")[:2] == (200, "text/css")
