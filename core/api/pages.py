@@ -10,11 +10,12 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sanic import Request, Sanic
 from sanic.response import file as file_response
-from sanic.response import html, text
+from sanic.response import html, raw, text
 
 from core.api.i18n import Catalogue, negotiate
 from core.api.routes import Routes
 from core.base.settings import ServerSettings
+from core.policies.workers import WEBSOCKET_DEFAULT_SHIM, several_workers
 
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (templates/, node_modules/)
 CORE_TEMPLATES = ROOT / "templates"
@@ -200,7 +201,12 @@ class Pages:
         script = Path(self._server.client_script)
         if not script.is_absolute():
             script = root / script
-        if script.is_file():
+        if script.is_file() and several_workers(self._server):
+            body = script.read_bytes() + WEBSOCKET_DEFAULT_SHIM  # io() defaults to websocket
+
+            async def client(request: Request):
+                return raw(body, content_type="application/javascript")
+        elif script.is_file():
             async def client(request: Request):
                 return await file_response(script, mime_type="application/javascript")
         else:

@@ -22,6 +22,7 @@ from core.policies.health import add_health_route, add_metrics_route, add_probe_
 from core.policies.limits import Limits
 from core.policies.metrics import Metrics
 from core.policies.origins import origin_policy
+from core.policies.workers import engine_transports, refuse_polling
 from core.sio.internals import sessions_by_transport, start_manager
 from core.sio.binding import SocketServer, bind
 from core.sio.recovery import Recovery
@@ -104,7 +105,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
         cors_allowed_origins=origin_policy(server),
         ping_interval=server.ping_interval,
         ping_timeout=server.ping_timeout,
-        transports=list(server.transports),
+        transports=engine_transports(server),
         connect_timeout=server.connect_timeout,
         http_compression=server.polling_compression_threshold > 0,
         compression_threshold=server.polling_compression_threshold or 1024,
@@ -117,6 +118,7 @@ def create_app(config: AppConfig, name: str = "chat") -> Sanic:
     )
     tasks = TaskSet()
     sio.track_tasks(tasks)
+    refuse_polling(app, server)  # several workers: websocket only (core/policies/workers.py)
     bind(app, sio, server)
     _manage_backplane(app, sio, backplane)
 

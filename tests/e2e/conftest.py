@@ -108,9 +108,10 @@ class Pages:
         """While the server is stopped, the browser's 'connection refused' errors are expected."""
         return self.expected_console_errors(NETWORK_DOWN)
 
-    def new_context(self) -> BrowserContext:
+    def new_context(self, locale: str = "en-GB") -> BrowserContext:
+        # locale sets navigator.language and the Accept-Language header alike.
         ctx = self._browser.new_context(viewport={"width": 900, "height": 640},
-                                        locale="en-GB", timezone_id="UTC")
+                                        locale=locale, timezone_id="UTC")
         watch = self.watch
 
         def refuse(route):
@@ -127,9 +128,10 @@ class Pages:
         self.contexts.append(ctx)
         return ctx
 
-    def open(self, url: str, nickname: str | None = None, *, wait_connected: bool = True) -> Page:
-        """A new context with one page at url; sets the nickname field if given."""
-        page = self.new_context().new_page()
+    def open(self, url: str, nickname: str | None = None, *, wait_connected: bool = True,
+             locale: str = "en-GB") -> Page:
+        """A new context (a browser in that locale) with one page at url; sets the nickname field if given."""
+        page = self.new_context(locale).new_page()
         watch = self.watch
         page.on("console", lambda msg: watch.on_console(page, msg))
         page.on("pageerror", lambda exc: watch.console_errors.append(f"{page.url}: pageerror: {exc}"))

@@ -130,3 +130,23 @@ def test_groupchat_failures_are_shown_inline(web, pages):
     page.locator("#message").press("Enter")
     expect(texts(page)).to_have_text(["too early"])
     pages.screenshot(page, "groupchat-errors")
+
+
+def test_nickname_changed_in_a_room_is_announced(web, pages):
+    alice = pages.open(web.url + "/groupchat", "alice")
+    bob = pages.open(web.url + "/groupchat", "bob")
+    enter_room(alice, "renames")
+    enter_room(bob, "renames")
+    bob.locator("#nickname").fill("robert")
+    bob.locator("#nickname").blur()  # the field's change event
+    expect(notices(alice).last).to_have_text("bob is now robert")
+    send(bob, "new name")
+    expect(nicks(alice)).to_have_text(["robert"])
+
+
+def test_both_pages_limit_nicknames_alike(web, pages):
+    # One nickname is remembered for both pages: the same limit on both (group_chat's).
+    chat = pages.open(web.url + "/chat", "x")
+    group = pages.open(web.url + "/groupchat", "x")
+    expect(chat.locator("#nickname")).to_have_attribute("maxlength", "32")
+    expect(group.locator("#nickname")).to_have_attribute("maxlength", "32")

@@ -97,3 +97,18 @@ def test_standalone_page_refused_by_origin_says_so(start_server, pages, tmp_path
         pages.screenshot(page, "chat-standalone-refused")
         page.context.close()  # stop its retries while their errors are still expected
     assert "refused connection from origin 'null'" in web.logs()
+
+
+def test_page_saved_without_public_url_talks_to_the_server_it_came_from(start_server, pages, tmp_path):
+    # No public_url: the copy points at the scheme, host and port it was downloaded from, here
+    # "localhost" and a port that is not 3000 (and no server runs on 3000).
+    web = start_server()
+    site = f"http://localhost:{web.port}"
+    pages.allow_server(site)
+    saved = save_standalone_pages(pages, site, tmp_path)
+    file_chat = pages.open(saved["global_chat"], "filey")
+    expect(file_chat.locator(".server")).to_have_text(f"server: {site}")
+    web_chat = pages.open(site + "/chat", "webby")
+    send(file_chat, "saved and still here")
+    expect(texts(web_chat)).to_have_text(["saved and still here"])
+    assert not [u for u in pages.watch.requests if ":3000" in u]

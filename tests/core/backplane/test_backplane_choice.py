@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -30,6 +31,10 @@ async def test_redis_host_and_port_choose_the_redis_backplane(start_server, redi
     b = start_server(NO_KIND, env=tutorial_env(redis_server), name="b")
     for proc in (a, b):
         assert "(backplane: redis," in proc.logs()
+        deadline = time.monotonic() + 10
+        while not backplane_of(proc)["connected"]:  # 503 until it reached Redis
+            assert time.monotonic() < deadline, proc.logs()
+            time.sleep(0.05)
         assert backplane_of(proc)["kind"] == "redis"
     alice = await clients.python(a.url)
     bob = await clients.python(b.url)
