@@ -60,6 +60,8 @@ class Extension:
     page_path: str
     script: str | None  # URL path of the served file
     style: str | None
+    # The extending plugin's messages/<lang>.json; its script reads them as chat.t("<plugin>.<key>").
+    catalogue: Catalogue | None = None
 
 
 class Pages:
@@ -88,6 +90,10 @@ class Pages:
         mine = [e for e in self.extensions if e.page_path == path]
         catalogue = catalogue or Catalogue(CORE_TEMPLATES)
         lang = self.language(request)
+        langs = catalogue.all() if standalone else {lang: catalogue.messages(lang)}
+        words = {code: {**messages, **{f"{e.plugin}.{key}": text for e in mine if e.catalogue
+                                       for key, text in e.catalogue.messages(code).items()}}
+                 for code, messages in langs.items()}
         return {
             "standalone": standalone,
             "socket_url": base,
@@ -105,7 +111,7 @@ class Pages:
                 "transports": self._transports,
                 "lang": lang,
                 "followBrowser": standalone and self._server.language == "auto",
-                "messages": catalogue.all() if standalone else {lang: catalogue.messages(lang)},
+                "messages": words,
             },
         }
 
@@ -144,7 +150,7 @@ class Pages:
         if not script and not style:
             problems.append(f"plugins.{plugin}: extend_page({page_path!r}) needs a script or a style")
             return
-        self.extensions.append(Extension(plugin, page_path, *urls))
+        self.extensions.append(Extension(plugin, page_path, *urls, catalogue=Catalogue(folder)))
 
     def check_extensions(self, problems: list[str]) -> None:
         """Every extended page exists (checked once every plugin has added its pages)."""

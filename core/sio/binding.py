@@ -19,7 +19,8 @@ from core.base.tasks import TaskSet
 from core.sio.driver import (UPGRADED, SanicWebSocket, close_websocket, make_response, translate_request,
                              valid_polling_body)
 from core.sio.held_queue import HoldingQueue
-from core.sio.internals import EngineIOAdapter, cut_session, drop_session, max_payload, session_count
+from core.sio.internals import (EngineIOAdapter, cut_session, drop_session, max_payload,
+                                poll_ended, reachable_sessions)
 from core.sio.refusals import CLOSE_AFTER_ACCEPT, check_request, node_refusal
 from core.transport.budget import TransportPolicy
 from core.transport.direct import DirectWrites
@@ -190,6 +191,7 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
             return await eio.handle_request(request)
         finally:
             eio.waiting_polls.discard(sid)
+            poll_ended(eio, sid)
 
     async def request_too_large(request: Request, exception: PayloadTooLarge):
         # Sanic refuses the body before engineio sees it; end that session as Node does.
@@ -209,9 +211,11 @@ def bind(app: Sanic, sio: SocketServer, server: ServerSettings, path: str = "soc
 
     async def stop_socketio(app: Sanic):
         # An Engine.IO close (not a Socket.IO disconnect), so clients reconnect when we are back.
-        closed = session_count(eio)
+        told, unreachable = reachable_sessions(eio)
         await eio.disconnect()
-        log.info("told %d client%s the server is stopping", closed, "" if closed == 1 else "s")
+        log.info("told %d client%s the server is stopping%s", told, "" if told == 1 else "s",
+                 f" ({unreachable} polling session{'' if unreachable == 1 else 's'} without a waiting "
+                 f"request closed: their clients had gone, or hear it on their next poll)" if unreachable else "")
         await sio.shutdown()
 
     async def finish_tasks(app: Sanic):

@@ -62,6 +62,36 @@ def sessions_by_transport(eio) -> dict:
     return {"websocket": websocket, "polling": len(eio.sockets) - websocket}
 
 
+# A live polling client sends its next GET within moments of the previous answer.
+POLL_GAP = 1.0
+
+
+def poll_ended(eio, sid: str) -> None:
+    """Note when a session's long-poll GET was answered (for reachable_sessions)."""
+    sock = eio.sockets.get(sid)
+    if sock is not None:
+        sock.chat_poll_ended = time.monotonic()
+
+
+def reachable_sessions(eio) -> tuple[int, int]:
+    """(open sessions a close reaches: websockets and live polls, polling sessions whose client is gone).
+
+    A polling session whose client went away (a closed tab) has no GET waiting and has had none
+    for a while; it is only forgotten at its ping timeout.
+    """
+    reachable = unreachable = 0
+    now = time.monotonic()
+    for sid, sock in eio.sockets.items():
+        if sock.closed:
+            continue
+        if sock.upgraded or sid in eio.waiting_polls or \
+                now - getattr(sock, "chat_poll_ended", 0.0) < POLL_GAP:
+            reachable += 1
+        else:
+            unreachable += 1
+    return reachable, unreachable
+
+
 def live_session(eio, sid: str):
     """The socket of an open session, or None (unknown, or closed and not yet forgotten)."""
     sock = eio.sockets.get(sid)

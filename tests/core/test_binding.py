@@ -341,3 +341,17 @@ def test_own_origin_is_accepted_by_default(server):
 
 def test_disallowed_origin_is_refused_by_default(server):
     assert http_get(handshake_url(server.url), {"Origin": "http://evil.example"}) == 400
+
+
+async def test_stop_log_does_not_count_polling_sessions_whose_client_is_gone(start_server, clients):
+    proc = start_server()
+    alive = await clients.python(proc.url, transports=["websocket"])
+    polling = await clients.js(proc.url, transports=["polling"])
+    await assert_broadcast_round_trip(alive, polling)
+    # A tab closed mid-session: a handshake, then no request ever again.
+    with urllib.request.urlopen(handshake_url(proc.url), timeout=5) as resp:
+        assert resp.status == 200
+    await asyncio.sleep(1.5)  # longer than any live client goes without a poll
+    await asyncio.to_thread(proc.stop)
+    assert ("told 2 clients the server is stopping (1 polling session without a waiting request "
+            "closed: their clients had gone, or hear it on their next poll)") in proc.logs()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -107,3 +109,11 @@ def test_hangul_through_an_ime_is_sent_once_when_committed(start_server, pages):
     send(ko, "끝")
     expect(texts(other)).to_have_text(["한글", "끝"])
     expect(texts(ko)).to_have_text(["한글", "끝"])
+
+
+def test_a_page_extension_speaks_the_page_language_from_its_own_catalogue(start_server, pages):
+    web = start_server({"plugin_dirs": [str(Path(__file__).parent / "fixture_plugins")],
+                        "plugins": {"greeter": {}}})
+    pages.allow_server(web.url)
+    expect(korean(pages, web.url + "/chat").locator("#greeting")).to_have_text("확장에서 인사드립니다")
+    expect(pages.open(web.url + "/chat").locator("#greeting")).to_have_text("Hello from an extension")
