@@ -81,7 +81,7 @@ class ServerProcess:
             except RuntimeError:
                 # free_port() cannot reserve the port: on a busy machine another process may
                 # take it first. A port we chose is chosen again; any other failure is real.
-                lost_race = "Address already in use" in self.logs()[logged:]
+                lost_race = "already in use" in self.logs()[logged:]  # run.py: "port N ... is already in use"
                 if not (self._auto_port and lost_race) or attempt == 2:
                     raise
                 self._log.close()
