@@ -41,9 +41,13 @@ def test_korean_browser_gets_korean_pages_and_notices(start_server, pages):
     expect(notices(ko).last).to_have_text("alice님이 이름을 alicia(으)로 바꿨습니다")
     send(ko, "안녕하세요")
     expect(texts(en)).to_have_text(["안녕하세요"])
-    ko.context.close()
+    enter_room(ko, "room2")  # the page leaves room1
     expect(notices(en).last).to_have_text("창훈 left the room")
-    pages.screenshot(en, "groupchat-english-after-korean")
+    enter_room(en, "room2")
+    expect(notices(ko).last).to_have_text("alicia님이 입장했습니다")
+    pages.screenshot(ko, "groupchat-korean")
+    en.context.close()  # a dropped connection, which may come back (connection-state recovery)
+    expect(notices(ko).last).to_have_text("alicia님의 연결이 끊겼습니다 (곧 돌아올 수 있습니다)")
 
 
 def test_korean_wraps_by_words(start_server, pages):
