@@ -8,7 +8,7 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.ui import enter_room, errors, notices, send
+from tests.e2e.ui import enter_room, errors, notices, send, send_refused
 from tests.support.clients import PyClient
 
 pytestmark = pytest.mark.browser
@@ -107,7 +107,7 @@ def moderated(start_server, pages):
 def test_moderation_notices_and_refusals_on_the_page(moderated, pages):
     alice = pages.open(moderated.url + "/groupchat", "alice")
     enter_room(alice, "den")
-    send(alice, "oh darn")
+    send_refused(alice, "oh darn")  # the text stays in the box until an ack says ok
     expect(errors(alice).last).to_have_text("message refused: it contains a blocked word")
     mod = Moderator(moderated.url)
     try:
@@ -115,7 +115,7 @@ def test_moderation_notices_and_refusals_on_the_page(moderated, pages):
         expect(members(alice)).to_have_text(["alice", "mod"])
         assert mod.call("mute", "den", "alice", 60, "moderator-secret-1")["ok"]
         expect(notices(alice).last).to_have_text("alice was muted by a moderator for 60 s")
-        send(alice, "hello?")
+        send_refused(alice, "hello?")
         expect(errors(alice).last).to_contain_text("you were muted in room 'den' by a moderator")
         assert mod.call("unmute", "den", "alice", "moderator-secret-1") == {"ok": True, "removed": True}
         expect(notices(alice).last).to_have_text("alice may talk again")

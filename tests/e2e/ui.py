@@ -20,6 +20,15 @@ def send(page: Page, text: str, *, click: bool = False) -> None:
     expect(box).to_have_value("")
 
 
+def send_refused(page: Page, text: str) -> None:
+    """Type text and press Enter for a message the server refuses: the text stays in the input."""
+    box = page.locator("#message")
+    box.fill(text)
+    box.press("Enter")
+    expect(page.locator("#chatHistory li[data-kind=error]").last).to_be_visible()
+    expect(box).to_have_value(text)
+
+
 def enter_room(page: Page, room: str) -> None:
     """Enter a room; the page then names it in the header."""
     page.locator("#roomid").fill(room)
