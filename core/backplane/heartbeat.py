@@ -173,7 +173,10 @@ class Heartbeat:
                                   member.decode(), self.config.heartbeat_expiry)
             if dead:
                 self.live = [p for p in self.live if p.encode() not in dead]
-        retain_ms = round(self.config.retain_seconds * 1000)
+        # Entries also stay for clients coming back within connection-state recovery's window
+        # (core/backplane/redis_recovery.py): their offsets name a position in the stream.
+        window = getattr(getattr(self._manager, "recovery", None), "window", 0)
+        retain_ms = round(max(self.config.retain_seconds, window) * 1000)
         by_readers, by_cap = await self._trim(keys=self._keys[:4], args=[self.config.stream_maxlen, retain_ms])
         self.counts["trimmed_for_readers"] += by_readers
         self.counts["trimmed_by_cap"] += by_cap

@@ -32,6 +32,10 @@ Ordering and delivery, the argument:
   (and as `trimmed_unread`, measured in one MULTI with the read) at the slow reader, never silently.
 - A position any process can resume from is (epoch, entry id): entry ids are the same for every
   reader of one epoch, and the epoch tells whether an id still means what it meant.
+- Connection-state recovery resumes a client of one process on another from an offset that
+  names both a stream position and its old process's own sequence number, because a process
+  delivers its own clients' messages before they reach the stream: the argument is written out
+  in core/backplane/redis_recovery.py.
 - Liveness: each process beats into a sorted set scored by expiry in Redis's own clock. The
   first process to find an expired member removes it and appends one ProcessDown entry in the
   same script, so a death is announced once, in stream order after everything the dead process

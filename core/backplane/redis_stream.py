@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
+from core.backplane import redis_recovery
 from core.backplane.base import RelayRefused, relay_outcome
 from core.backplane.stream_state import RateLimitedLog, StreamChecks, count_entries, parse_id
 from core.sio.fanout import FanoutManager
@@ -95,6 +96,13 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
         self._reader_redis = aioredis.Redis.from_url(config.url, socket_connect_timeout=timeout,
                                                      socket_timeout=timeout)
         self._append = self._redis.register_script(APPEND)
+        # Connection-state recovery (core/sio/recovery.py; the ordering argument for its offsets
+        # is in core/backplane/redis_recovery.py): own entries the reader has seen come back,
+        # events of restored clients' old processes that they had already, the kept sessions.
+        self.own_read = 0
+        self._delivering: dict | None = None
+        self._skip: dict[str, dict[str, int]] = {}  # origin -> {sid: its seq the client had}
+        self.sessions = redis_recovery.StreamSessions(self._redis, config.channel)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -134,6 +142,60 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
                 "position": self.last_id.decode() if self.last_id else None,
                 "recent_gaps": list(self.recent_gaps)}
 
+    # Recovery offsets ---------------------------------------------------------------------
+
+    @property
+    def read_id(self) -> str:
+        """How far the reader has read ("-": not yet; offsets given before cannot be resumed elsewhere)."""
+        return self.last_id.decode() if self.last_id else "-"
+
+    async def _handle_emit(self, message):
+        if message.get("host_id") == self.host_id and "seq" not in message:
+            if self.config.ack == "relayed" and len(self._outbox) >= self.config.buffer_size:
+                self.counts["refused"] += 1  # refused before anyone got it, here included
+                raise RelayRefused(f"the server cannot relay messages now: {len(self._outbox)} are "
+                                   f"waiting for Redis (the most it keeps)")
+            self._seq += 1  # numbered before it is delivered here, so that its offset names it
+            message["seq"] = self._seq
+        elif self._skip:
+            self._skip_for_restored(message)
+        self._delivering = message
+        await super()._handle_emit(message)
+
+    def next_offset(self) -> tuple[str, str, int]:
+        message, self._delivering = self._delivering, None
+        if message is None:  # an emit that is not published (ignore_queue)
+            return f"{self.read_id}~{self._seq}", self.host_id, 0
+        origin = message.get("host_id", "")
+        if origin == self.host_id:
+            return f"{self.read_id}~{message['seq']}", origin, message["seq"]
+        return f"{self.read_id}~{self._seq}", origin, int(message.get("seq", 0))
+
+    def current_offset(self) -> str:
+        return f"{self.read_id}~{self._seq}"
+
+    def skip_until(self, sid: str, origin: str, seq: int) -> None:
+        self._skip.setdefault(origin, {})[sid] = seq
+
+    def _skip_for_restored(self, message: dict) -> None:
+        """Leave out restored clients that had this event from their old process already."""
+        origin = message.get("host_id")
+        waiting = self._skip.get(origin)
+        if not waiting:
+            return
+        seq = int(message.get("seq", 0))
+        had = [sid for sid, upto in waiting.items() if seq <= upto]
+        for sid in [sid for sid, upto in waiting.items() if seq >= upto]:
+            del waiting[sid]  # that process's later events are new to it
+        if not waiting:
+            del self._skip[origin]
+        if had:
+            skip = message.get("skip_sid")
+            message["skip_sid"] = [*had, *(skip if isinstance(skip, list) else [skip] if skip else [])]
+
+    async def missed_since(self, host: str, offset: str, limit: int):
+        return await redis_recovery.missed_since(self, host, offset, limit)
+
     # Outgoing -------------------------------------------------------------------------------
 
     async def _publish(self, data: dict) -> None:
@@ -150,13 +212,14 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
                            "%s (%d dropped so far)", self.config.buffer_size,
                            "Redis is unreachable" if not self.connected else "sending faster than Redis takes",
                            self.counts["dropped"])
-        self._seq += 1
-        data["seq"] = self._seq
+        if "seq" not in data:  # emits were numbered when delivered here (_handle_emit)
+            self._seq += 1
+            data["seq"] = self._seq
         data.setdefault("host_id", self.host_id)  # cluster messages do not carry it yet
         mid = MESSAGE_ID.get()
         if mid is not None and data.get("method") == "emit":
             data["mid"] = mid  # the same message id on every process (core/sio/holds.py)
-        self._outbox.append((self._seq, json.dumps(data, separators=(",", ":"))))
+        self._outbox.append((data["seq"], json.dumps(data, separators=(",", ":"))))
         self._wakeup.set()
         if not honest:
             return
@@ -166,7 +229,7 @@ class StreamManager(StreamChecks, AsyncPubSubManager, FanoutManager):
         if self.alone():  # delivered locally already, and nobody else to tell
             return
         done = asyncio.get_running_loop().create_future()
-        self._acks.append((self._seq, done))
+        self._acks.append((data["seq"], done))
         try:
             outcome = await asyncio.wait_for(asyncio.shield(done), self.config.stall_timeout * 2)
         except asyncio.TimeoutError:

@@ -98,6 +98,8 @@ class StreamChecks:
             self._log.warning("ignored a malformed entry on %s", self.stream)
             return None
         if host == self.host_id:
+            # Connection-state recovery: our own entries up to this one are in the stream before last_id.
+            self.own_read = max(getattr(self, "own_read", 0), seq)
             return None
         last = self._seen.get(host)
         if last is not None and seq <= last:
