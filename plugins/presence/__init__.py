@@ -44,6 +44,12 @@ def setup(ctx: PluginContext) -> None:
     roster = Roster(ctx.store, ctx.cluster.process_id)
     tracker = Tracker(roster, ctx.cluster.processes, diffs.add, ctx.logger, cfg.max_pending_changes)
 
+    @ctx.health
+    def figures() -> dict:
+        # Roster changes lost while the store was away: the lists may be wrong until those leave.
+        return {"pending_changes": tracker.pending, "dropped_changes": tracker.dropped,
+                "local_connections": len(tracker.local)}
+
     # One subscription for both kinds: entries and leaves are applied in the order they happened.
     @ctx.subscribe(RoomEvent)
     async def followed(event: RoomEvent) -> None:

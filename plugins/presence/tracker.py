@@ -59,6 +59,11 @@ class Tracker:
         self.dropped = 0
         self._store_down_since: float | None = None
 
+    @property
+    def pending(self) -> int:
+        """Roster changes waiting for the store."""
+        return len(self._ops)
+
     # Queuing (synchronous: the order of calls is the order applied) ------------------------
 
     def push(self, op: Op) -> None:

@@ -92,3 +92,15 @@ async def test_max_members_listed_bounds_the_list_not_the_counts(start_server, c
         await asyncio.sleep(0.05)
     assert answer["total"] == 6 and answer["connections"] == 6
     assert roster(answer) == [("user0", 1), ("user1", 1), ("user2", 1)]  # the first three to arrive
+
+
+async def test_healthz_shows_the_rosters_figures(server, clients):
+    import json
+    import urllib.request
+
+    alice = await clients.python(server.url)
+    await alice.call("entry", "hall", "alice")
+    await members_when(alice, "hall", [("alice", 1)])
+    with urllib.request.urlopen(server.url + "/healthz", timeout=5) as resp:
+        figures = json.load(resp)["plugins"]["presence"]
+    assert figures == {"pending_changes": 0, "dropped_changes": 0, "local_connections": 1}
