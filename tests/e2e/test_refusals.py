@@ -16,6 +16,11 @@ REFUSED_CAP = re.compile(r"The server refused the connection: too many connectio
                          r"\(at most 2\)\. Trying again in \d+ s\.")
 
 
+# A refused client closes its Engine.IO session at once; a long-poll still in flight on it may
+# then get Engine.IO's 400 "Session ID unknown", which Chromium logs as a console error.
+LATE_POLL = r"status of 400 \(Bad Request\)"
+
+
 def handshakes(pages) -> int:
     """New Engine.IO sessions the pages asked for (requests without a sid)."""
     return sum(1 for u in pages.watch.requests if "/socket.io/?" in u and "sid=" not in u)
@@ -26,9 +31,7 @@ def test_address_cap_refusal_is_shown_and_retried_until_it_passes(start_server, 
     pages.allow_server(web.url)
     first = pages.open(web.url + "/chat", "one")
     pages.open(web.url + "/chat", "two")
-    # A refused client closes its Engine.IO session at once; a long-poll still in flight on it
-    # may then get Engine.IO's 400 "Session ID unknown", which Chromium logs as a console error.
-    with pages.expected_console_errors(r"status of 400 \(Bad Request\)"):
+    with pages.expected_console_errors(LATE_POLL):
         third = pages.open(web.url + "/chat", "three", wait_connected=False)
         expect(errors(third)).to_have_text([REFUSED_CAP])
         expect_state(third, "disconnected")
@@ -43,12 +46,13 @@ def test_address_cap_refusal_is_shown_and_retried_until_it_passes(start_server, 
 def test_refused_token_is_shown_and_not_retried(start_server, pages):
     web = start_server({"plugins": {"token_auth": {"enabled": True, "tokens": ["s3cret"]}}})
     pages.allow_server(web.url)
-    page = pages.open(web.url + "/chat", "nobody", wait_connected=False)
-    expect(errors(page)).to_have_text([
-        "The server refused the connection: authentication failed: missing or invalid token. "
-        "Not retrying: this cannot succeed as it is; reload the page after fixing it."])
-    expect_state(page, "disconnected")
-    asked = handshakes(pages)
-    time.sleep(3)  # longer than the first back-off a retry would use
+    with pages.expected_console_errors(LATE_POLL):  # as in the test above
+        page = pages.open(web.url + "/chat", "nobody", wait_connected=False)
+        expect(errors(page)).to_have_text([
+            "The server refused the connection: authentication failed: missing or invalid token. "
+            "Not retrying: this cannot succeed as it is; reload the page after fixing it."])
+        expect_state(page, "disconnected")
+        asked = handshakes(pages)
+        time.sleep(3)  # longer than the first back-off a retry would use
     assert handshakes(pages) == asked, "the page kept trying a refusal that cannot pass"
     expect(errors(page)).to_have_count(1)
