@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable
 
-from core.backplane.base import ClusterEventHandler, Replier, encode, local_room_count, local_room_sockets
+from core.backplane.base import Backplane, ClusterEventHandler, Replier, encode, local_room_count, local_room_sockets
 
 ROOM_SOCKETS, ROOM_COUNT = "core:room_sockets", "core:room_count"
 Send = Callable[[dict], Awaitable[None]]
@@ -171,3 +171,30 @@ class ClusterRPC:
 
     def health(self) -> dict:
         return dict(self.counts, pending_requests=len(self._pending))
+
+
+class RPCBackplane(Backplane):
+    """What every backplane here shares: its manager, its id, and cluster events/requests by ClusterRPC.
+
+    A subclass sets self._manager, self._id and self._rpc in its __init__.
+    """
+
+    @property
+    def manager(self):
+        return self._manager
+
+    @property
+    def process_id(self):
+        return self._id
+
+    def on_cluster_event(self, handler):
+        self._rpc.on_event(handler)
+
+    async def publish_event(self, name, fields):
+        await self._rpc.publish_event(name, fields)
+
+    def reply(self, topic, handler):
+        self._rpc.reply(topic, handler)
+
+    async def request(self, topic, payload, timeout):
+        return await self._rpc.request(topic, payload, timeout)

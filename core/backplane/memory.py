@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from core.backplane.base import Backplane
-from core.backplane.cluster_rpc import ClusterRPC
+from core.backplane.cluster_rpc import ClusterRPC, RPCBackplane
 from core.backplane.memory_store import MemoryData, MemoryStore
 from core.base.settings import Settings
 from core.sio.fanout import FanoutManager
@@ -19,7 +18,7 @@ class Config(Settings):
     """The memory backplane has no options."""
 
 
-class MemoryBackplane(Backplane):
+class MemoryBackplane(RPCBackplane):
     """A cluster of one: events and requests reach this process, the store is a dict."""
 
     kind = "memory"
@@ -36,28 +35,8 @@ class MemoryBackplane(Backplane):
     async def _nowhere(message: dict) -> None:
         """There is no other process to tell."""
 
-    @property
-    def manager(self):
-        return self._manager
-
-    @property
-    def process_id(self):
-        return self._id
-
     def store(self, namespace):
         return MemoryStore(self._data, namespace)
-
-    def on_cluster_event(self, handler):
-        self._rpc.on_event(handler)
-
-    async def publish_event(self, name, fields):
-        await self._rpc.publish_event(name, fields)
-
-    def reply(self, topic, handler):
-        self._rpc.reply(topic, handler)
-
-    async def request(self, topic, payload, timeout):
-        return await self._rpc.request(topic, payload, timeout)
 
     async def processes(self):
         return [self._id]

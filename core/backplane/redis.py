@@ -50,8 +50,7 @@ from typing import Literal
 import redis.asyncio as aioredis
 from pydantic import Field, model_validator
 
-from core.backplane.base import Backplane
-from core.backplane.cluster_rpc import ClusterRPC
+from core.backplane.cluster_rpc import ClusterRPC, RPCBackplane
 from core.backplane.heartbeat import Heartbeat
 from core.backplane.redis_store import RedisStore
 from core.backplane.redis_stream import StreamManager
@@ -101,7 +100,7 @@ class Config(Settings):
         return max(10, min(250, int(self.stall_timeout * 1000 / 3)))
 
 
-class RedisBackplane(Backplane):
+class RedisBackplane(RPCBackplane):
     """The stream manager, its heartbeat and the cluster layer, on one Redis."""
 
     kind = "redis"
@@ -119,28 +118,8 @@ class RedisBackplane(Backplane):
         self._log = logger
         self._rpc.serve_room_queries(self._manager)
 
-    @property
-    def manager(self):
-        return self._manager
-
-    @property
-    def process_id(self):
-        return self._id
-
     def store(self, namespace):
         return RedisStore(self._store_redis, f"{self.config.channel}:store:", namespace)
-
-    def on_cluster_event(self, handler):
-        self._rpc.on_event(handler)
-
-    async def publish_event(self, name, fields):
-        await self._rpc.publish_event(name, fields)
-
-    def reply(self, topic, handler):
-        self._rpc.reply(topic, handler)
-
-    async def request(self, topic, payload, timeout):
-        return await self._rpc.request(topic, payload, timeout)
 
     async def processes(self):
         return list(self._heartbeat.live)

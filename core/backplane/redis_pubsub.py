@@ -13,8 +13,7 @@ import logging
 import redis.asyncio as aioredis
 import socketio
 
-from core.backplane.base import Backplane
-from core.backplane.cluster_rpc import ClusterRPC
+from core.backplane.cluster_rpc import ClusterRPC, RPCBackplane
 from core.backplane.redis_store import RedisStore
 from core.base.settings import Settings
 
@@ -50,7 +49,7 @@ class PubSubManager(socketio.AsyncRedisManager):
         await self._publish({**message, "host_id": self.host_id})
 
 
-class PubSubBackplane(Backplane):
+class PubSubBackplane(RPCBackplane):
     """The upstream manager, a Redis store, cluster events and requests over pub/sub."""
 
     kind = "redis_pubsub"
@@ -65,28 +64,8 @@ class PubSubBackplane(Backplane):
         self._store_redis = aioredis.Redis.from_url(config.url, socket_connect_timeout=1, socket_timeout=2)
         self._rpc.serve_room_queries(self._manager)
 
-    @property
-    def manager(self):
-        return self._manager
-
-    @property
-    def process_id(self):
-        return self._id
-
     def store(self, namespace):
         return RedisStore(self._store_redis, f"{self.config.channel}:store:", namespace)
-
-    def on_cluster_event(self, handler):
-        self._rpc.on_event(handler)
-
-    async def publish_event(self, name, fields):
-        await self._rpc.publish_event(name, fields)
-
-    def reply(self, topic, handler):
-        self._rpc.reply(topic, handler)
-
-    async def request(self, topic, payload, timeout):
-        return await self._rpc.request(topic, payload, timeout)
 
     async def processes(self):
         return [self._id]
